@@ -1,0 +1,41 @@
+// stkit/digest.hpp — SHA-256 through OpenSSL, for verification digests and LFS-comparable file ids.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "stkit/error.hpp"
+
+namespace stkit {
+
+using sha256_digest = std::array<uint8_t, 32>;
+
+// Incremental SHA-256. Errors only if OpenSSL itself fails (digest_failed).
+class sha256 {
+public:
+    sha256();
+    sha256(sha256&&) noexcept;
+    sha256& operator=(sha256&&) noexcept;
+    ~sha256();
+
+    void update(std::span<const std::byte> bytes) noexcept;
+    [[nodiscard]] result<sha256_digest> finish() noexcept;
+
+private:
+    struct state;
+    std::unique_ptr<state> state_;
+    bool failed_ = false;
+};
+
+[[nodiscard]] result<sha256_digest> sha256_of(std::span<const std::byte> bytes);
+// Streams the file through the digest (no whole-file buffer). Errors: io_open_failed, io_read_failed.
+[[nodiscard]] result<sha256_digest> sha256_of_file(const std::filesystem::path& path);
+// Lower-case hex, as in Git LFS pointer files.
+[[nodiscard]] std::string to_hex(std::span<const uint8_t> bytes);
+
+}  // namespace stkit

@@ -1,0 +1,97 @@
+// stkit/file.hpp — reading inputs through a read-only memory map, and writing outputs so that a
+// reader never sees a partial file.
+//
+// `mapped_file` maps a whole file read-only (an empty file maps to an empty span). Views handed out
+// by readers borrow from it, so it must outlive them.
+//
+// `output_file` writes to a temporary file beside the destination, and only `commit()` moves it into
+// place (fsync of the file, rename, fsync of the directory). Without `overwrite`, an existing
+// destination is refused at creation and again, atomically, at commit (renameat2 NOREPLACE). If the
+// object is destroyed before `commit()`, the temporary file is removed: a failed or refused run
+// leaves nothing behind.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "stkit/error.hpp"
+
+namespace stkit {
+
+class mapped_file {
+public:
+    // Errors: io_open_failed (missing, unreadable, not a regular file), io_map_failed.
+    [[nodiscard]] static result<mapped_file> open(const std::filesystem::path& path);
+
+    mapped_file() = default;
+    mapped_file(mapped_file&& other) noexcept;
+    mapped_file& operator=(mapped_file&& other) noexcept;
+    mapped_file(const mapped_file&) = delete;
+    mapped_file& operator=(const mapped_file&) = delete;
+    ~mapped_file();
+
+    [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+    // Hints for the kernel's read-ahead; harmless if ignored.
+    void advise_sequential() const noexcept;
+    void advise_random() const noexcept;
+
+private:
+    const std::byte* data_ = nullptr;
+    std::size_t size_ = 0;
+    std::filesystem::path path_;
+};
+
+// Reads a whole (small) file into memory: index JSON, config files. Errors: io_open_failed,
+// io_read_failed, allocation_limit when the file is larger than `max_bytes`.
+[[nodiscard]] result<std::string> read_small_file(const std::filesystem::path& path,
+                                                  std::size_t max_bytes = std::size_t{1} << 30);
+
+class output_file {
+public:
+    // Errors: output_exists (destination exists and !overwrite), io_open_failed.
+    [[nodiscard]] static result<output_file> create(const std::filesystem::path& destination,
+                                                    bool overwrite);
+
+    output_file() = default;
+    output_file(output_file&& other) noexcept;
+    output_file& operator=(output_file&& other) noexcept;
+    output_file(const output_file&) = delete;
+    output_file& operator=(const output_file&) = delete;
+    ~output_file();  // removes the temporary file unless committed
+
+    // Appends bytes (buffered). Errors: io_write_failed.
+    [[nodiscard]] result<void> write(std::span<const std::byte> bytes);
+    [[nodiscard]] result<void> write(std::string_view text);
+    // Flushes the buffer and fsyncs; the temporary file is then complete and can be verified by
+    // opening temp_path(). Errors: io_write_failed, io_sync_failed.
+    [[nodiscard]] result<void> finish();
+    // finish() if not done, then renames into place and fsyncs the directory.
+    // Errors: those of finish(), output_exists, io_rename_failed.
+    [[nodiscard]] result<void> commit();
+
+    [[nodiscard]] uint64_t bytes_written() const noexcept { return bytes_written_; }
+    [[nodiscard]] const std::filesystem::path& temp_path() const noexcept { return temp_path_; }
+    [[nodiscard]] const std::filesystem::path& destination() const noexcept { return destination_; }
+
+private:
+    [[nodiscard]] result<void> flush_buffer();
+    void discard() noexcept;
+
+    int fd_ = -1;
+    bool overwrite_ = false;
+    bool finished_ = false;
+    bool committed_ = false;
+    uint64_t bytes_written_ = 0;
+    std::vector<std::byte> buffer_;
+    std::filesystem::path destination_;
+    std::filesystem::path temp_path_;
+};
+
+}  // namespace stkit

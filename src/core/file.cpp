@@ -1,0 +1,258 @@
+// mapped_file and output_file: POSIX mmap and write/fsync/rename. See stkit/file.hpp.
+#include "stkit/file.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace stkit {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+error io_error(error_code code, int err, const std::filesystem::path& path) {
+    return make_error(code, errno_text(err)).in_file(path.string());
+}
+
+constexpr std::size_t output_buffer_size = std::size_t{1} << 20;
+
+}  // namespace
+
+result<mapped_file> mapped_file::open(const std::filesystem::path& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return io_error(error_code::io_open_failed, errno, path);
+    struct stat info {};
+    if (::fstat(fd, &info) != 0) {
+        int err = errno;
+        ::close(fd);
+        return io_error(error_code::io_open_failed, err, path);
+    }
+    if (!S_ISREG(info.st_mode)) {
+        ::close(fd);
+        return make_error(error_code::io_open_failed, "not a regular file").in_file(path.string());
+    }
+    mapped_file file;
+    file.path_ = path;
+    file.size_ = static_cast<std::size_t>(info.st_size);
+    if (file.size_ > 0) {
+        void* data = ::mmap(nullptr, file.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (data == MAP_FAILED) {
+            int err = errno;
+            ::close(fd);
+            return io_error(error_code::io_map_failed, err, path);
+        }
+        file.data_ = static_cast<const std::byte*>(data);
+    }
+    ::close(fd);  // the mapping keeps the file alive
+    return file;
+}
+
+mapped_file::mapped_file(mapped_file&& other) noexcept
+    : data_(other.data_), size_(other.size_), path_(std::move(other.path_)) {
+    other.data_ = nullptr;
+    other.size_ = 0;
+}
+
+mapped_file& mapped_file::operator=(mapped_file&& other) noexcept {
+    if (this != &other) {
+        if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
+        data_ = other.data_;
+        size_ = other.size_;
+        path_ = std::move(other.path_);
+        other.data_ = nullptr;
+        other.size_ = 0;
+    }
+    return *this;
+}
+
+mapped_file::~mapped_file() {
+    if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
+}
+
+void mapped_file::advise_sequential() const noexcept {
+    if (data_ != nullptr) ::madvise(const_cast<std::byte*>(data_), size_, MADV_SEQUENTIAL);
+}
+
+void mapped_file::advise_random() const noexcept {
+    if (data_ != nullptr) ::madvise(const_cast<std::byte*>(data_), size_, MADV_RANDOM);
+}
+
+result<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_bytes) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return io_error(error_code::io_open_failed, errno, path);
+    std::string text;
+    char chunk[65536];
+    for (;;) {
+        ssize_t got = ::read(fd, chunk, sizeof chunk);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            int err = errno;
+            ::close(fd);
+            return io_error(error_code::io_read_failed, err, path);
+        }
+        if (got == 0) break;
+        if (text.size() + static_cast<std::size_t>(got) > max_bytes) {
+            ::close(fd);
+            return make_error(error_code::allocation_limit,
+                              "file is larger than " + std::to_string(max_bytes) + " bytes")
+                .in_file(path.string());
+        }
+        text.append(chunk, static_cast<std::size_t>(got));
+    }
+    ::close(fd);
+    return text;
+}
+
+result<output_file> output_file::create(const std::filesystem::path& destination,
+                                        bool overwrite) {
+    std::error_code ignored;
+    if (!overwrite && std::filesystem::exists(std::filesystem::symlink_status(destination, ignored)))
+        return make_error(error_code::output_exists).in_file(destination.string());
+    std::filesystem::path directory = destination.parent_path();
+    if (directory.empty()) directory = ".";
+    std::string pattern =
+        (directory / ("." + destination.filename().string() + ".stkit-tmp-XXXXXX")).string();
+    int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
+    if (fd < 0) return io_error(error_code::io_open_failed, errno, destination);
+    ::fchmod(fd, 0644);
+    output_file file;
+    file.fd_ = fd;
+    file.overwrite_ = overwrite;
+    file.destination_ = destination;
+    file.temp_path_ = pattern;
+    file.buffer_.reserve(output_buffer_size);
+    return file;
+}
+
+output_file::output_file(output_file&& other) noexcept
+    : fd_(other.fd_),
+      overwrite_(other.overwrite_),
+      finished_(other.finished_),
+      committed_(other.committed_),
+      bytes_written_(other.bytes_written_),
+      buffer_(std::move(other.buffer_)),
+      destination_(std::move(other.destination_)),
+      temp_path_(std::move(other.temp_path_)) {
+    other.fd_ = -1;
+    other.committed_ = true;  // the moved-from object owns nothing to clean up
+}
+
+output_file& output_file::operator=(output_file&& other) noexcept {
+    if (this != &other) {
+        discard();
+        fd_ = other.fd_;
+        overwrite_ = other.overwrite_;
+        finished_ = other.finished_;
+        committed_ = other.committed_;
+        bytes_written_ = other.bytes_written_;
+        buffer_ = std::move(other.buffer_);
+        destination_ = std::move(other.destination_);
+        temp_path_ = std::move(other.temp_path_);
+        other.fd_ = -1;
+        other.committed_ = true;
+    }
+    return *this;
+}
+
+output_file::~output_file() { discard(); }
+
+void output_file::discard() noexcept {
+    if (fd_ >= 0) {
+        ::close(fd_);
+        fd_ = -1;
+    }
+    if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+    committed_ = true;
+}
+
+static result<void> write_all(int fd, const std::byte* data, std::size_t size,
+                              const std::filesystem::path& path) {
+    while (size > 0) {
+        ssize_t put = ::write(fd, data, size);
+        if (put < 0) {
+            if (errno == EINTR) continue;
+            return io_error(error_code::io_write_failed, errno, path);
+        }
+        data += put;
+        size -= static_cast<std::size_t>(put);
+    }
+    return {};
+}
+
+result<void> output_file::flush_buffer() {
+    if (buffer_.empty()) return {};
+    auto written = write_all(fd_, buffer_.data(), buffer_.size(), destination_);
+    buffer_.clear();
+    return written;
+}
+
+result<void> output_file::write(std::span<const std::byte> bytes) {
+    if (fd_ < 0 || finished_)
+        return make_error(error_code::io_write_failed, "file is closed").in_file(destination_.string());
+    bytes_written_ += bytes.size();
+    if (buffer_.size() + bytes.size() <= output_buffer_size) {
+        buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+        return {};
+    }
+    STKIT_TRY_VOID(flush_buffer());
+    if (bytes.size() >= output_buffer_size)  // large writes skip the copy
+        return write_all(fd_, bytes.data(), bytes.size(), destination_);
+    buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
+    return {};
+}
+
+result<void> output_file::write(std::string_view text) {
+    return write(std::as_bytes(std::span<const char>(text.data(), text.size())));
+}
+
+result<void> output_file::finish() {
+    if (finished_) return {};
+    if (fd_ < 0)
+        return make_error(error_code::io_write_failed, "file is closed").in_file(destination_.string());
+    STKIT_TRY_VOID(flush_buffer());
+    if (::fsync(fd_) != 0) return io_error(error_code::io_sync_failed, errno, destination_);
+    finished_ = true;
+    return {};
+}
+
+result<void> output_file::commit() {
+    STKIT_TRY_VOID(finish());
+    if (committed_) return {};
+    if (overwrite_) {
+        if (::rename(temp_path_.c_str(), destination_.c_str()) != 0)
+            return io_error(error_code::io_rename_failed, errno, destination_);
+    } else {
+        if (::renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, destination_.c_str(),
+                        RENAME_NOREPLACE) != 0) {
+            if (errno == EEXIST) return make_error(error_code::output_exists).in_file(destination_.string());
+            if (errno != EINVAL && errno != ENOSYS)
+                return io_error(error_code::io_rename_failed, errno, destination_);
+            // File system without RENAME_NOREPLACE: link() also refuses to replace.
+            if (::link(temp_path_.c_str(), destination_.c_str()) != 0) {
+                if (errno == EEXIST)
+                    return make_error(error_code::output_exists).in_file(destination_.string());
+                return io_error(error_code::io_rename_failed, errno, destination_);
+            }
+            ::unlink(temp_path_.c_str());
+        }
+    }
+    committed_ = true;
+    ::close(fd_);
+    fd_ = -1;
+    std::filesystem::path directory = destination_.parent_path();
+    if (directory.empty()) directory = ".";
+    int dir_fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd >= 0) {
+        ::fsync(dir_fd);  // best effort: the rename is durable once the directory is
+        ::close(dir_fd);
+    }
+    return {};
+}
+
+}  // namespace stkit
