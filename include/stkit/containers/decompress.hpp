@@ -1,0 +1,23 @@
+// stkit/containers/decompress.hpp — one-shot decompression of the wrappers joblib and friends use.
+// zlib, gzip (zlib), bz2 (libbz2), xz and lzma-alone (liblzma), lz4 frame (liblz4).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "stkit/error.hpp"
+
+namespace stkit {
+
+enum class compression : uint8_t { none, zlib, gzip, bz2, xz, lzma, lz4 };
+
+[[nodiscard]] std::string_view compression_name(compression codec) noexcept;
+// Recognises a wrapper by its magic bytes (joblib's own ZF prefix for zlib included); none if none.
+[[nodiscard]] compression detect_compression(std::span<const std::byte> head) noexcept;
+// Errors: decompress_failed, decompressed_limit (output would exceed max_bytes).
+[[nodiscard]] result<std::vector<std::byte>> decompress(std::span<const std::byte> data,
+                                                        compression codec, uint64_t max_bytes);
+
+}  // namespace stkit

@@ -1,0 +1,57 @@
+// stkit/scan/scan.hpp — static scanning of model files for code-execution payloads.
+//
+// Fail closed: a file is `safe` only if everything in it that could run code was understood and is
+// on the allowlist (stkit/pickle/allowlist.hpp). Imports outside it are `suspicious`; known
+// primitives (stkit/scan/dangerous.hpp) and structure crafted to evade are `dangerous`; a file that
+// cannot be read is `error`, never safe.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "stkit/error.hpp"
+#include "stkit/scan/detect.hpp"
+
+namespace stkit {
+
+// Ordered: a higher verdict is worse.
+enum class verdict : uint8_t { safe, suspicious, dangerous, error };
+[[nodiscard]] std::string_view verdict_name(verdict value) noexcept;
+
+struct finding {
+    verdict severity = verdict::suspicious;
+    std::string category;  // "code-execution", "process", "network", "evasion", "unknown-import"...
+    std::string module;    // the global involved, when there is one
+    std::string name;
+    std::string message;   // one sentence for people
+    std::string member;    // archive member path ("archive/data.pkl", "outer.zip/inner.pkl")
+    int pickle_index = -1; // which pickle in the stream (0-based), when in a pickle
+    uint64_t offset = no_offset;  // byte offset in the member (or file)
+};
+
+struct scan_options {
+    unsigned max_depth = 8;                           // scan_depth_limit: nested containers/pickles
+    uint64_t max_total_bytes = uint64_t{8} << 30;     // scan_size_limit: bytes decompressed or read
+};
+
+struct file_report {
+    std::string path;
+    detection format;
+    verdict overall = verdict::safe;
+    std::vector<finding> findings;
+    std::optional<error> failure;  // set when overall == verdict::error
+};
+
+// Scans a file's bytes; `name` is used in locations. Never fails: problems become findings or an
+// `error` verdict.
+[[nodiscard]] file_report scan_bytes(std::span<const std::byte> bytes, std::string name,
+                                     const scan_options& options = {});
+// Maps and scans a file (or a SavedModel folder).
+[[nodiscard]] file_report scan_path(const std::filesystem::path& path,
+                                    const scan_options& options = {});
+
+}  // namespace stkit
