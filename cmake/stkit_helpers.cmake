@@ -8,6 +8,11 @@ set(STKIT_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conv
 if(STKIT_WERROR)
   list(APPEND STKIT_WARNINGS -Werror)
 endif()
+if(STKIT_LIBFUZZER)
+  # Coverage instrumentation for the whole library, so libFuzzer is guided by every parser it reaches;
+  # fuzz targets themselves link with -fsanitize=fuzzer (fuzz/CMakeLists.txt).
+  add_compile_options(-fsanitize=fuzzer-no-link)
+endif()
 if(STKIT_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
   add_link_options(-fsanitize=address,undefined -fno-sanitize-recover=all)
