@@ -4,11 +4,12 @@
 // `mapped_file` maps a whole file read-only (an empty file maps to an empty span). Views handed out
 // by readers borrow from it, so it must outlive them.
 //
-// `output_file` writes to a temporary file beside the destination, and only `commit()` moves it into
-// place (fsync of the file, rename, fsync of the directory). Without `overwrite`, an existing
-// destination is refused at creation and again, atomically, at commit (renameat2 NOREPLACE). If the
-// object is destroyed before `commit()`, the temporary file is removed: a failed or refused run
-// leaves nothing behind.
+// `output_file` writes to an unnamed temporary file in the destination's folder (O_TMPFILE; a named
+// hidden temporary file where the file system lacks it), and only `commit()` gives it its name
+// (fsync of the file, link or rename, fsync of the directory). Without `overwrite`, an existing
+// destination is refused at creation and again, atomically, at commit. If the object is destroyed
+// before `commit()`, or the process is killed, no partial file is left under the destination name
+// (and with O_TMPFILE, nothing at all).
 #pragma once
 
 #include <cstddef>
@@ -70,7 +71,8 @@ public:
     [[nodiscard]] result<void> write(std::span<const std::byte> bytes);
     [[nodiscard]] result<void> write(std::string_view text);
     // Flushes the buffer and fsyncs; the temporary file is then complete and can be verified by
-    // opening temp_path(). Errors: io_write_failed, io_sync_failed.
+    // opening temp_path() (a /proc/self/fd/N path for an unnamed file). Errors: io_write_failed,
+    // io_sync_failed.
     [[nodiscard]] result<void> finish();
     // finish() if not done, then renames into place and fsyncs the directory.
     // Errors: those of finish(), output_exists, io_rename_failed.
@@ -82,12 +84,14 @@ public:
 
 private:
     [[nodiscard]] result<void> flush_buffer();
+    [[nodiscard]] result<void> link_anonymous();
     void discard() noexcept;
 
     int fd_ = -1;
     bool overwrite_ = false;
     bool finished_ = false;
     bool committed_ = false;
+    bool anonymous_ = false;  // O_TMPFILE: no name until commit
     uint64_t bytes_written_ = 0;
     std::vector<std::byte> buffer_;
     std::filesystem::path destination_;

@@ -116,16 +116,25 @@ result<output_file> output_file::create(const std::filesystem::path& destination
         return make_error(error_code::output_exists).in_file(destination.string());
     std::filesystem::path directory = destination.parent_path();
     if (directory.empty()) directory = ".";
-    std::string pattern =
-        (directory / ("." + destination.filename().string() + ".stkit-tmp-XXXXXX")).string();
-    int fd = ::mkostemp(pattern.data(), O_CLOEXEC);
-    if (fd < 0) return io_error(error_code::io_open_failed, errno, destination);
-    ::fchmod(fd, 0644);
     output_file file;
+    // An unnamed temporary file (O_TMPFILE) has no name until commit() links it into place, so a
+    // process killed mid-write (even by SIGKILL) leaves nothing behind. File systems without
+    // O_TMPFILE get a named temporary file beside the destination instead.
+    int fd = ::open(directory.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+        file.anonymous_ = true;
+        file.temp_path_ = "/proc/self/fd/" + std::to_string(fd);
+    } else {
+        std::string pattern =
+            (directory / ("." + destination.filename().string() + ".stkit-tmp-XXXXXX")).string();
+        fd = ::mkostemp(pattern.data(), O_CLOEXEC);
+        if (fd < 0) return io_error(error_code::io_open_failed, errno, destination);
+        ::fchmod(fd, 0644);
+        file.temp_path_ = pattern;
+    }
     file.fd_ = fd;
     file.overwrite_ = overwrite;
     file.destination_ = destination;
-    file.temp_path_ = pattern;
     file.buffer_.reserve(output_buffer_size);
     return file;
 }
@@ -135,6 +144,7 @@ output_file::output_file(output_file&& other) noexcept
       overwrite_(other.overwrite_),
       finished_(other.finished_),
       committed_(other.committed_),
+      anonymous_(other.anonymous_),
       bytes_written_(other.bytes_written_),
       buffer_(std::move(other.buffer_)),
       destination_(std::move(other.destination_)),
@@ -150,6 +160,7 @@ output_file& output_file::operator=(output_file&& other) noexcept {
         overwrite_ = other.overwrite_;
         finished_ = other.finished_;
         committed_ = other.committed_;
+        anonymous_ = other.anonymous_;
         bytes_written_ = other.bytes_written_;
         buffer_ = std::move(other.buffer_);
         destination_ = std::move(other.destination_);
@@ -167,7 +178,7 @@ void output_file::discard() noexcept {
         ::close(fd_);
         fd_ = -1;
     }
-    if (!committed_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
+    if (!committed_ && !anonymous_ && !temp_path_.empty()) ::unlink(temp_path_.c_str());
     committed_ = true;
 }
 
@@ -221,26 +232,64 @@ result<void> output_file::finish() {
     return {};
 }
 
+namespace {
+
+// Moves `from` to `to` unless `to` exists (atomically: renameat2 NOREPLACE, or link + unlink on
+// file systems without it).
+result<void> rename_no_replace(const std::filesystem::path& from, const std::filesystem::path& to) {
+    if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return {};
+    if (errno == EEXIST) return make_error(error_code::output_exists).in_file(to.string());
+    if (errno != EINVAL && errno != ENOSYS) return io_error(error_code::io_rename_failed, errno, to);
+    if (::link(from.c_str(), to.c_str()) != 0) {
+        if (errno == EEXIST) return make_error(error_code::output_exists).in_file(to.string());
+        return io_error(error_code::io_rename_failed, errno, to);
+    }
+    ::unlink(from.c_str());
+    return {};
+}
+
+}  // namespace
+
+// Gives the unnamed temporary file its name. linkat never replaces an existing file, which is the
+// no-overwrite rule; with overwrite, link under a unique temporary name and rename over.
+result<void> output_file::link_anonymous() {
+    if (!overwrite_) {
+        if (::linkat(fd_, "", AT_FDCWD, destination_.c_str(), AT_EMPTY_PATH) == 0 ||
+            ::linkat(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, destination_.c_str(), AT_SYMLINK_FOLLOW) == 0)
+            return {};
+        if (errno == EEXIST) return make_error(error_code::output_exists).in_file(destination_.string());
+        return io_error(error_code::io_rename_failed, errno, destination_);
+    }
+    std::filesystem::path directory = destination_.parent_path();
+    if (directory.empty()) directory = ".";
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        std::filesystem::path staged =
+            directory / ("." + destination_.filename().string() + ".stkit-tmp-" +
+                         std::to_string(::getpid()) + "-" + std::to_string(attempt));
+        if (::linkat(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, staged.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+            if (errno == EEXIST) continue;
+            return io_error(error_code::io_rename_failed, errno, destination_);
+        }
+        if (::rename(staged.c_str(), destination_.c_str()) != 0) {
+            int err = errno;
+            ::unlink(staged.c_str());
+            return io_error(error_code::io_rename_failed, err, destination_);
+        }
+        return {};
+    }
+    return make_error(error_code::io_rename_failed, "no free temporary name").in_file(destination_.string());
+}
+
 result<void> output_file::commit() {
     STKIT_TRY_VOID(finish());
     if (committed_) return {};
-    if (overwrite_) {
+    if (anonymous_) {
+        STKIT_TRY_VOID(link_anonymous());
+    } else if (overwrite_) {
         if (::rename(temp_path_.c_str(), destination_.c_str()) != 0)
             return io_error(error_code::io_rename_failed, errno, destination_);
     } else {
-        if (::renameat2(AT_FDCWD, temp_path_.c_str(), AT_FDCWD, destination_.c_str(),
-                        RENAME_NOREPLACE) != 0) {
-            if (errno == EEXIST) return make_error(error_code::output_exists).in_file(destination_.string());
-            if (errno != EINVAL && errno != ENOSYS)
-                return io_error(error_code::io_rename_failed, errno, destination_);
-            // File system without RENAME_NOREPLACE: link() also refuses to replace.
-            if (::link(temp_path_.c_str(), destination_.c_str()) != 0) {
-                if (errno == EEXIST)
-                    return make_error(error_code::output_exists).in_file(destination_.string());
-                return io_error(error_code::io_rename_failed, errno, destination_);
-            }
-            ::unlink(temp_path_.c_str());
-        }
+        STKIT_TRY_VOID(rename_no_replace(temp_path_, destination_));
     }
     committed_ = true;
     ::close(fd_);

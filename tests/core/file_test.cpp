@@ -1,6 +1,9 @@
 #include "stkit/file.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -91,6 +94,39 @@ TEST_F(file_test, never_overwrites_without_permission) {
     ASSERT_TRUE(forced->write("replaced").ok());
     ASSERT_TRUE(forced->commit().ok());
     EXPECT_EQ(*read_small_file(destination), "replaced");
+}
+
+TEST_F(file_test, a_killed_writer_leaves_no_file_behind) {
+    fs::path destination = directory_ / "killed.bin";
+    int ready[2];
+    ASSERT_EQ(::pipe(ready), 0);
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+        auto out = output_file::create(destination, false);
+        if (!out.ok()) ::_exit(3);
+        std::string chunk(1 << 20, 'k');
+        for (int i = 0; i < 8; ++i)
+            if (!out->write(chunk).ok()) ::_exit(4);
+        if (!out->finish().ok()) ::_exit(5);
+        char signal_byte = 1;
+        if (::write(ready[1], &signal_byte, 1) != 1) ::_exit(6);
+        ::pause();  // killed here, after the data is on disk but before commit
+        ::_exit(0);
+    }
+    ::close(ready[1]);
+    char got = 0;
+    ASSERT_EQ(::read(ready[0], &got, 1), 1);
+    ::close(ready[0]);
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFSIGNALED(status));
+    EXPECT_FALSE(fs::exists(destination));
+    // O_TMPFILE leaves nothing at all; a named fallback would leave only a hidden temporary.
+    for (const auto& entry : fs::directory_iterator(directory_))
+        EXPECT_EQ(entry.path().filename().string().rfind(".killed.bin.stkit-tmp-", 0), 0u)
+            << entry.path();
 }
 
 TEST_F(file_test, read_small_file_respects_its_limit) {
