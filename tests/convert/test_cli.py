@@ -1,0 +1,107 @@
+"""`stkit convert` as a command: default output names, never overwriting without --force,
+corrupted inputs (exit 2, no output), big-endian torch zips, --json and --no-verify."""
+import json
+import os
+import shutil
+import struct
+import zipfile
+
+import torch
+
+import fixtures
+from common import check, compare_with_torch, finish, read_safetensors, scratch, stkit
+
+work = scratch("cli")
+source = os.path.join(work, "weights.pt")
+torch.save({"a": torch.arange(12, dtype=torch.float32).reshape(3, 4), "b": torch.ones(5, dtype=torch.int16)},
+           source)
+
+# Default output: beside the input, extension replaced.
+code, out, err = stkit("convert", source)
+default = os.path.join(work, "weights.safetensors")
+check(code == 0 and os.path.exists(default), f"default output: exit {code} {err}")
+compare_with_torch("default", source, default)
+
+# pytorch_model.bin -> model.safetensors beside it.
+renamed = scratch("cli_renamed")
+shutil.copy(source, os.path.join(renamed, "pytorch_model.bin"))
+code, out, err = stkit("convert", os.path.join(renamed, "pytorch_model.bin"))
+check(code == 0 and os.path.exists(os.path.join(renamed, "model.safetensors")),
+      f"pytorch_model.bin naming: exit {code} {os.listdir(renamed)}")
+
+# An existing output is never replaced without --force.
+with open(default, "wb") as f:
+    f.write(b"precious")
+code, out, err = stkit("convert", source)
+check(code == 2 and "output_exists" in err, f"exists: exit {code} {err}")
+with open(default, "rb") as f:
+    check(f.read() == b"precious", "exists: original untouched")
+code, out, err = stkit("convert", source, "--force")
+check(code == 0, f"--force: exit {code} {err}")
+compare_with_torch("force", source, default)
+
+# --no-verify still converts; --json is a JSON document.
+code, out, err = stkit("convert", source, "-o", os.path.join(work, "nv.safetensors"), "--no-verify", "--json")
+check(code == 0, f"--no-verify: exit {code} {err}")
+report = json.loads(out) if code == 0 else {}
+check(report.get("verified") is False and report.get("source_format") == "torch zip",
+      f"--no-verify report: {report}")
+check(report.get("tensors_written") == 2 and report.get("tensor_bytes") == 48 + 10,
+      f"report counts: {report}")
+
+
+def refused_malformed(label, path, want):
+    output = path + ".safetensors"
+    code, out, err = stkit("convert", path, "-o", output)
+    check(code == 2, f"{label}: exit {code} (want 2): {err.strip()}")
+    check(want in err, f"{label}: error says {want}: {err.strip()}")
+    check(path in err, f"{label}: error names the file: {err.strip()}")
+    check(not os.path.exists(output), f"{label}: no output")
+    check(not [n for n in os.listdir(work) if n.startswith(os.path.basename(output))],
+          f"{label}: no temporary file")
+
+
+# A record shorter than its storage declares.
+short = fixtures.rewrite_zip(source, os.path.join(work, "short_record.pt"),
+                             replace={"data/0": lambda data: data[:-4]})
+refused_malformed("size mismatch", short, "cv_storage_size_mismatch")
+# A missing record.
+missing = fixtures.rewrite_zip(source, os.path.join(work, "missing_record.pt"), drop={"data/1"})
+refused_malformed("missing record", missing, "cv_storage_missing")
+# A truncated file.
+with open(source, "rb") as f:
+    data = f.read()
+truncated = os.path.join(work, "truncated.pt")
+with open(truncated, "wb") as f:
+    f.write(data[: len(data) // 2])
+refused_malformed("truncated zip", truncated, "zip_")
+# Not a checkpoint at all.
+text = os.path.join(work, "notes.txt")
+with open(text, "w") as f:
+    f.write("hello\n")
+refused_malformed("not a checkpoint", text, "cv_unrecognized_input")
+# A view reaching outside its storage: the pickle says offset 10 into a 12-element storage.
+def widen(pickled):
+    return pickled.replace(b"K\x00K\x03K\x04\x86", b"K\nK\x03K\x04\x86", 1)
+with zipfile.ZipFile(source) as z:
+    check(b"K\x00K\x03K\x04\x86" in z.read("weights/data.pkl"), "view fixture: pattern present")
+oob = fixtures.rewrite_zip(source, os.path.join(work, "out_of_bounds.pt"), replace={"data.pkl": widen})
+refused_malformed("view out of bounds", oob, "cv_view_out_of_bounds")
+
+
+# A big-endian zip (byteorder record "big", every element swapped) converts to the same values.
+def swap(size):
+    def apply(data):
+        return b"".join(data[i:i + size][::-1] for i in range(0, len(data), size))
+    return apply
+
+
+big = fixtures.rewrite_zip(source, os.path.join(work, "big_endian.pt"),
+                           replace={"data/0": swap(4), "data/1": swap(2)}, add={"byteorder": b"big"})
+code, out, err = stkit("convert", big)
+output = os.path.join(work, "big_endian.safetensors")
+check(code == 0, f"big-endian: exit {code} {err}")
+if os.path.exists(output):
+    compare_with_torch("big-endian", source, output)
+
+finish()
