@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <optional>
 #include <span>
 #include <string>
@@ -27,7 +28,9 @@ struct npy_array {
     bool big_endian = false;      // data must be byte-swapped to become safetensors (little-endian)
     unsigned item_size = 0;       // bytes per element
     uint64_t data_offset = 0;     // offset of the data from the start of the file
-    std::span<const std::byte> data;  // exactly shape × item_size bytes (not for object arrays)
+    // Exactly shape × item_size bytes; for object arrays and dtypes of unknown item size (structured),
+    // everything after the header (an object array's data is a pickle).
+    std::span<const std::byte> data;
 };
 
 // Parses the header and locates the data. Errors: npy_invalid_magic, npy_unsupported_version,

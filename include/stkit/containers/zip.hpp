@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "stkit/error.hpp"
@@ -85,6 +87,7 @@ private:
     zip_limits limits_;
     std::vector<zip_member> members_;
     std::vector<zip_anomaly> anomalies_;
+    std::unordered_map<std::string, std::size_t> index_;  // central name -> first member
 };
 
 }  // namespace stkit
