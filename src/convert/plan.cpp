@@ -68,6 +68,8 @@ result<void> check_view(const checkpoint& source, source_tensor& tensor) {
 
 }  // namespace
 
+unsigned swap_unit(dtype type) noexcept { return type == dtype::c64 ? 4 : dtype_size(type); }
+
 result<void> finish_plan(checkpoint& out) {
     if (out.tensors.empty())
         return make_error(error_code::cv_no_tensors, "nothing to convert");

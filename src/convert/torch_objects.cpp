@@ -270,8 +270,6 @@ std::optional<dtype> dtype_from_torch(pickle::torch_scalar type) noexcept {
     }
 }
 
-unsigned swap_unit(dtype type) noexcept { return type == dtype::c64 ? 4 : dtype_size(type); }
-
 result<pickle::pickle_run> run_restricted(std::span<const std::byte> data, uint64_t base_offset,
                                           const pickle::pickle_limits& limits) {
     pickle::machine_options options;

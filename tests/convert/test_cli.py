@@ -88,6 +88,22 @@ with zipfile.ZipFile(source) as z:
 oob = fixtures.rewrite_zip(source, os.path.join(work, "out_of_bounds.pt"), replace={"data.pkl": widen})
 refused_malformed("view out of bounds", oob, "cv_view_out_of_bounds")
 
+# A negative stride (torch never writes one): refused as an unsupported tensor.
+def negative(pickled):
+    return pickled.replace(b"K\x04K\x01\x86", b"K\x04J\xff\xff\xff\xff\x86", 1)
+negative_stride = fixtures.rewrite_zip(source, os.path.join(work, "negative_stride.pt"),
+                                       replace={"data.pkl": negative})
+refused_malformed("negative stride", negative_stride, "cv_unsupported_tensor")
+
+# Structure: not a dict, no tensors, two entries flattening to one name.
+for label, obj, want in (("list_root", [torch.ones(2)], "cv_invalid_checkpoint"),
+                         ("no_tensors", {"epoch": 3}, "cv_no_tensors"),
+                         ("duplicate", {"a.b": torch.ones(1), "a": {"b": torch.zeros(1)}},
+                          "cv_duplicate_name")):
+    path = os.path.join(work, label + ".pt")
+    torch.save(obj, path)
+    refused_malformed(label, path, want)
+
 
 # A big-endian zip (byteorder record "big", every element swapped) converts to the same values.
 def swap(size):

@@ -43,6 +43,7 @@
 
 #include "stkit/error.hpp"
 #include "stkit/format/dtype.hpp"
+#include "stkit/format/writer.hpp"
 #include "stkit/pickle/machine.hpp"
 
 namespace stkit::convert {
@@ -136,7 +137,7 @@ struct load_options {
 // `chunk_bytes` (contiguous little-endian data is handed out zero-copy from the storage; strided or
 // swapped data is gathered into a buffer of that size, never the whole tensor). Errors: those of
 // `sink`.
-using byte_sink = std::function<result<void>(std::span<const std::byte>)>;
+using stkit::byte_sink;  // std::function<result<void>(std::span<const std::byte>)>
 [[nodiscard]] result<void> stream_tensor(const checkpoint& source, const source_tensor& tensor,
                                          std::size_t chunk_bytes, const byte_sink& sink);
 

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Benchmark of `stkit convert` on a >= 2 GB pytorch_model.bin made with torch (see bench/convert.md).
+# Reports, in one run: conversion throughput against `cp` of the same file, against `torch.load` of
+# it in Python, and the peak resident memory of `stkit convert` (/usr/bin/time -v).
+#
+#   bench/convert_bench.sh [STKIT_BIN] [WORK_DIR]
+# STKIT_BIN defaults to build/cli/stkit; WORK_DIR to /tmp/stkit-convert-bench (about 6 GB free needed;
+# the checkpoint is kept there between runs, outputs are removed).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+stkit=${1:-$root/build/cli/stkit}
+work=${2:-/tmp/stkit-convert-bench}
+python=/usr/bin/python3
+mkdir -p "$work"
+model="$work/pytorch_model.bin"
+
+if [[ ! -f "$model" ]]; then
+    echo "making $model (4 × 512 MiB float32 + 400 small tensors of mixed dtypes)..."
+    "$python" - "$model" <<'PY'
+import sys, torch
+torch.manual_seed(0)
+state = {}
+for i in range(4):
+    state[f"layers.{i}.weight"] = torch.empty(8192, 16384, dtype=torch.float32).uniform_()
+for i in range(400):
+    dtype = (torch.float32, torch.float16, torch.bfloat16, torch.int64)[i % 4]
+    state[f"small.{i}"] = torch.randn(64, 33).to(dtype)
+state["tied"] = state["small.0"]
+torch.save(state, sys.argv[1])
+PY
+fi
+size=$(stat -c %s "$model")
+mib=$((size / 1048576))
+echo "checkpoint: $model, $mib MiB"
+
+seconds() { "$python" -c 'import sys; print(f"{float(sys.argv[1]):.3f}")' "$1"; }
+now() { date +%s.%N; }
+elapsed() { "$python" -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$1" "$2"; }
+
+cat "$model" >/dev/null  # warm the page cache so every contender reads from memory
+
+rm -f "$work/copy.bin"
+start=$(now); cp "$model" "$work/copy.bin"; sync "$work/copy.bin"; end=$(now)
+cp_s=$(elapsed "$start" "$end")
+rm -f "$work/copy.bin"
+
+rm -f "$work/model.safetensors"
+start=$(now)
+/usr/bin/time -v -o "$work/time.txt" "$stkit" convert "$model" -o "$work/model.safetensors" >/dev/null
+end=$(now)
+convert_s=$(elapsed "$start" "$end")
+rss_kb=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$work/time.txt")
+
+rm -f "$work/model.safetensors"
+start=$(now)
+"$stkit" convert "$model" -o "$work/model.safetensors" --no-verify >/dev/null
+end=$(now)
+noverify_s=$(elapsed "$start" "$end")
+rm -f "$work/model.safetensors"
+
+start=$(now)
+"$python" -c 'import sys, torch; torch.load(sys.argv[1], map_location="cpu")' "$model"
+end=$(now)
+load_s=$(elapsed "$start" "$end")
+
+"$python" - "$mib" "$cp_s" "$convert_s" "$noverify_s" "$load_s" "$rss_kb" <<'PY'
+import sys
+mib, cp, conv, nover, load, rss = (float(x) for x in sys.argv[1:])
+print(f"cp (+ sync)                  {cp:7.2f} s  {mib / cp:8.0f} MiB/s")
+print(f"stkit convert (verify)       {conv:7.2f} s  {mib / conv:8.0f} MiB/s  {cp / conv * 100:5.1f} % of cp")
+print(f"stkit convert --no-verify    {nover:7.2f} s  {mib / nover:8.0f} MiB/s  {cp / nover * 100:5.1f} % of cp")
+print(f"torch.load (Python)          {load:7.2f} s  {mib / load:8.0f} MiB/s  convert is {load / conv:4.2f}x torch.load")
+print(f"peak RSS of stkit convert    {rss / 1024:7.1f} MiB")
+PY
