@@ -63,8 +63,8 @@ result<void> inflate_all(std::span<const std::byte> data, int window_bits, bool 
 result<void> bunzip(std::span<const std::byte> data, detail::bounded_buffer& out) {
     std::array<std::byte, detail::stream_chunk> chunk;
     std::size_t at = 0;
-    // Streams may be concatenated (pbzip2, Python's bz2 module reads them all).
-    while (at < data.size()) {
+    // Streams may be concatenated (pbzip2, Python's bz2 module reads them all); there is at least one.
+    do {
         bz_stream stream{};
         if (BZ2_bzDecompressInit(&stream, 0, 0) != BZ_OK)
             return make_error(error_code::decompress_failed, "bzip2 could not be initialised");
@@ -96,8 +96,7 @@ result<void> bunzip(std::span<const std::byte> data, detail::bounded_buffer& out
             return make_error(error_code::decompress_failed,
                               "bzip2 error " + std::to_string(status), consumed);
         at = consumed;
-        if (!starts_with(data.subspan(at), {'B', 'Z', 'h'})) break;
-    }
+    } while (starts_with(data.subspan(at), {'B', 'Z', 'h'}));
     return {};
 }
 
