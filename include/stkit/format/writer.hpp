@@ -6,8 +6,8 @@
 // F8_E8M0, F8_E4M3, F8_E5M2, I8, U8, F6_E3M2, F6_E2M3, F4, BOOL), then by name byte-wise
 // ascending. The header is compact JSON: "__metadata__" first (when any metadata was given) with
 // its keys sorted, then each tensor in file order as
-// {"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}; strings escaped as serde_json does (\" \\
-// \b \f \n \r \t, other control characters \u00XX in lowercase hex, everything else raw UTF-8).
+// {"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}; strings escaped as serde_json does (\" \\ \b
+//  \f \n \r \t, other control characters \u00XX in lowercase hex, everything else raw UTF-8).
 // The header is padded with spaces to a multiple of 8 bytes. An empty file is `{}` + 6 spaces.
 //
 // Use:
@@ -29,6 +29,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "stkit/error.hpp"
@@ -118,7 +119,9 @@ private:
     output_file out_;
     std::vector<planned_tensor> tensors_;
     std::vector<std::pair<std::string, std::string>> metadata_;
+    std::unordered_set<std::string> declared_names_;  // until layout()
     bool laid_out_ = false;
+    bool finished_ = false;
     std::size_t current_ = 0;     // tensor in progress (file order)
     uint64_t current_done_ = 0;   // bytes supplied for it
 };
