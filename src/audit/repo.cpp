@@ -41,11 +41,42 @@ bool is_file(const fs::directory_entry& entry) {
     return entry.is_regular_file(ec);  // follows symlinks: Hub snapshots link into blobs/
 }
 
-// Classifies one file on disk; nullopt if it is not a model file or cannot be mapped.
-std::optional<audit_file> classify_path(const fs::path& path, std::string_view relative) {
+// Files up to this size are read into memory with one read (cheaper than a map plus a second read
+// for the digest: most files of a model repository are small); larger ones are mapped, so memory
+// per thread stays bounded whatever the file sizes.
+constexpr std::size_t read_whole_limit = std::size_t{1} << 20;
+
+struct file_content {
+    std::string buffer;
+    mapped_file mapped;
+    bool buffered = false;
+
+    [[nodiscard]] std::span<const std::byte> bytes() const {
+        if (!buffered) return mapped.bytes();
+        return {reinterpret_cast<const std::byte*>(buffer.data()), buffer.size()};
+    }
+};
+
+std::optional<file_content> load(const fs::path& path) {
+    file_content content;
+    if (auto text = read_small_file(path, read_whole_limit); text.ok()) {
+        content.buffer = std::move(*text);
+        content.buffered = true;
+        return content;
+    } else if (text.error().code != error_code::allocation_limit) {
+        return std::nullopt;
+    }
     auto mapped = mapped_file::open(path);
     if (!mapped.ok()) return std::nullopt;
-    return detail::audit_classify(mapped->bytes(), relative);
+    content.mapped = std::move(*mapped);
+    return content;
+}
+
+// Classifies one file on disk; nullopt if it is not a model file or cannot be read.
+std::optional<audit_file> classify_path(const fs::path& path, std::string_view relative) {
+    auto content = load(path);
+    if (!content) return std::nullopt;
+    return detail::audit_classify(content->bytes(), relative);
 }
 
 bool holds_model_file(const std::vector<fs::directory_entry>& entries) {
@@ -84,18 +115,22 @@ audit_file audit_one_file(const fs::path& path, std::string relative, bool& is_m
                           int64_t& mtime) {
     is_model = false;
     audit_file file;
-    auto mapped = mapped_file::open(path);
-    if (!mapped.ok()) return file;
-    auto classified = detail::audit_classify(mapped->bytes(), relative);
+    auto content = load(path);
+    if (!content) return file;
+    auto classified = detail::audit_classify(content->bytes(), relative);
     if (!classified) return file;
     is_model = true;
     file = std::move(*classified);
     struct stat info {};
     if (::stat(path.c_str(), &info) == 0) mtime = static_cast<int64_t>(info.st_mtime);
     if (file.lfs_pointer) return file;
-    file_report report = scan_bytes(mapped->bytes(), relative);
+    file_report report = scan_bytes(content->bytes(), relative);
     file.verdict = std::string(verdict_name(report.overall));
-    mapped = mapped_file{};  // release the map before reading the file again for its digest
+    if (content->buffered) {
+        if (auto digest = sha256_of(content->bytes()); digest.ok()) file.sha256 = to_hex(*digest);
+        return file;
+    }
+    content.reset();  // release the map: the digest streams the file with bounded reads
     if (auto digest = sha256_of_file(path); digest.ok()) file.sha256 = to_hex(*digest);
     return file;
 }
