@@ -35,7 +35,12 @@ result<void> archive_for_each(
     archive_ptr reader(archive_read_new());
     if (!reader) return make_error(error_code::tar_invalid, "libarchive could not be initialised");
     struct archive* a = reader.get();
-    archive_read_support_filter_all(a);
+    // Only filters libarchive decodes in-process: support_filter_all would also register filters
+    // that run external programs (lrzip, lzop, grzip) on hostile input.
+    for (auto add : {archive_read_support_filter_gzip, archive_read_support_filter_bzip2,
+                     archive_read_support_filter_xz, archive_read_support_filter_lzma}) {
+        if (add(a) != ARCHIVE_OK) return libarchive_error(a, "decompression filter unavailable", {});
+    }
     archive_read_support_format_tar(a);
     archive_read_support_format_gnutar(a);
     archive_read_support_format_7zip(a);

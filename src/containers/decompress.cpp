@@ -100,10 +100,12 @@ result<void> bunzip(std::span<const std::byte> data, detail::bounded_buffer& out
     return {};
 }
 
-result<void> unxz(std::span<const std::byte> data, bool alone, detail::bounded_buffer& out) {
+result<void> unxz(std::span<const std::byte> data, bool alone, detail::bounded_buffer& out,
+                  uint64_t max_bytes) {
     lzma_stream stream = LZMA_STREAM_INIT;
-    // The decoder's own dictionary allocation is capped too; a header may ask for up to 4 GiB.
-    constexpr uint64_t memory_limit = uint64_t{1} << 30;
+    // The decoder's dictionary is allocated from the header's claim (up to 4 GiB), so it is capped
+    // too: enough for every xz preset (-9e: 64 MiB), more only when the output may be larger.
+    const uint64_t memory_limit = std::clamp<uint64_t>(max_bytes, uint64_t{128} << 20, uint64_t{1} << 30);
     lzma_ret status = alone ? lzma_alone_decoder(&stream, memory_limit)
                             : lzma_stream_decoder(&stream, memory_limit, LZMA_CONCATENATED);
     if (status != LZMA_OK)
@@ -120,11 +122,13 @@ result<void> unxz(std::span<const std::byte> data, bool alone, detail::bounded_b
         if (produced > 0) outcome = out.append(std::span(chunk.data(), produced));
         if (status == LZMA_STREAM_END) break;
         if (status != LZMA_OK && outcome.ok())
-            outcome = make_error(error_code::decompress_failed,
-                                 status == LZMA_MEMLIMIT_ERROR
-                                     ? "dictionary larger than " + std::to_string(memory_limit) + " bytes"
-                                     : "liblzma error " + std::to_string(status),
-                                 data.size() - stream.avail_in);
+            outcome = status == LZMA_MEMLIMIT_ERROR
+                          ? make_error(error_code::allocation_limit,
+                                       "decoder needs more than " + std::to_string(memory_limit) + " bytes",
+                                       data.size() - stream.avail_in)
+                          : make_error(error_code::decompress_failed,
+                                       "liblzma error " + std::to_string(status),
+                                       data.size() - stream.avail_in);
     }
     lzma_end(&stream);
     return outcome;
@@ -205,8 +209,8 @@ result<std::vector<std::byte>> decompress(std::span<const std::byte> data, compr
             STKIT_TRY_VOID(inflate_all(data, MAX_WBITS + 16, true, out, max_bytes));
             break;
         case compression::bz2: STKIT_TRY_VOID(bunzip(data, out)); break;
-        case compression::xz: STKIT_TRY_VOID(unxz(data, false, out)); break;
-        case compression::lzma: STKIT_TRY_VOID(unxz(data, true, out)); break;
+        case compression::xz: STKIT_TRY_VOID(unxz(data, false, out, max_bytes)); break;
+        case compression::lzma: STKIT_TRY_VOID(unxz(data, true, out, max_bytes)); break;
         case compression::lz4: STKIT_TRY_VOID(unlz4(data, out)); break;
     }
     return std::move(out.bytes());

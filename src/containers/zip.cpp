@@ -143,7 +143,11 @@ result<void> apply_zip64_extra(std::span<const std::byte> extra, uint64_t extra_
     while (cursor.remaining() >= 4) {
         STKIT_TRY(uint16_t id, cursor.u16le());
         STKIT_TRY(uint16_t length, cursor.u16le());
-        STKIT_TRY(auto body, cursor.take(length));
+        // Writers pad extra fields (alignment tools do); a field that overruns ends the list, as in
+        // miniz. Only a ZIP64 field too short for the sentinels it must replace is an error.
+        auto taken = cursor.take(length);
+        if (!taken.ok()) break;
+        auto body = *taken;
         if (id != zip64_extra_id) continue;
         detail::byte_cursor fields(body, cursor.offset() - length, code);
         auto take = [&](uint64_t& field) -> result<void> {
@@ -356,11 +360,19 @@ result<zip_archive> zip_archive::open(std::span<const std::byte> archive, const 
     if (first > 0)
         zip.anomalies_.push_back({zip_anomaly_kind::data_before_first, "", 0,
                                   std::to_string(first) + " bytes before the first member"});
+    // Against the member reaching furthest so far, so a long member hides nothing after it.
+    std::size_t furthest = 0;
     for (std::size_t i = 1; i < ranges.size(); ++i) {
-        if (ranges[i].begin < ranges[i - 1].end)
+        if (ranges[i].begin < ranges[furthest].end)
             locals.note(zip_anomaly_kind::overlapping_members, zip.members_[ranges[i].index],
                         ranges[i].begin,
-                        "overlaps '" + zip.members_[ranges[i - 1].index].name + "'");
+                        "overlaps '" + zip.members_[ranges[furthest].index].name + "'");
+        if (ranges[i].end > ranges[furthest].end) furthest = i;
+    }
+    for (const member_range& range : ranges) {
+        if (range.end > where.offset && range.begin < *directory_end)
+            locals.note(zip_anomaly_kind::overlapping_members, zip.members_[range.index], range.begin,
+                        "overlaps the central directory");
     }
     if (where.end_of_records < archive.size())
         zip.anomalies_.push_back({zip_anomaly_kind::trailing_data, "", where.end_of_records,
@@ -393,7 +405,7 @@ namespace {
 
 result<void> check_readable(const zip_member& m) {
     if (m.flags & (flag_encrypted | flag_strong))
-        return make_error(error_code::zip_encrypted, "flag bits 0x" + std::to_string(m.flags),
+        return make_error(error_code::zip_encrypted, "flag bits " + std::to_string(m.flags),
                           m.local_header_offset, m.name);
     if (m.method != 0 && m.method != 8)
         return make_error(error_code::zip_unsupported_compression,

@@ -125,6 +125,17 @@ TEST(decompress_detect, magic_bytes) {
     EXPECT_EQ(compression_name(compression::none), "none");
 }
 
+TEST(decompress_bounds, lzma_dictionary_claims_are_capped) {
+    // An lzma-alone header: properties 0x5D, a 4 GiB - 1 dictionary, unknown size, then junk.
+    std::vector<std::byte> header = {std::byte{0x5d}, std::byte{0xff}, std::byte{0xff},
+                                     std::byte{0xff}, std::byte{0xff}};
+    header.resize(header.size() + 8, std::byte{0xff});
+    header.resize(header.size() + 32, std::byte{0});
+    auto out = decompress(header, compression::lzma, 1 << 20);
+    ASSERT_FALSE(out.ok());
+    EXPECT_EQ(out.error().code, error_code::allocation_limit);
+}
+
 TEST(decompress_bounds, none_copies_within_the_limit) {
     auto text = test::to_bytes("abc");
     EXPECT_EQ(*decompress(text, compression::none, 3), text);

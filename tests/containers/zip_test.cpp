@@ -27,6 +27,7 @@ struct spec_entry {
     std::optional<uint32_t> crc;            // recorded CRC when it should be wrong
     std::optional<uint64_t> local_offset;   // central's local header offset when it should be wrong
     std::optional<uint16_t> local_method;   // local header method when it should differ
+    std::optional<uint32_t> size;           // both sizes, everywhere, when they should lie
 };
 
 struct spec {
@@ -96,8 +97,8 @@ std::vector<std::byte> build(const spec& s) {
         put16(out, e.local_method.value_or(e.method));
         put32(out, 0);
         put32(out, e.crc.value_or(crc_of(e.plain)));
-        put32(out, s.zip64 ? big : e.data.size());
-        put32(out, s.zip64 ? big : e.plain.size());
+        put32(out, s.zip64 ? big : e.size.value_or(e.data.size()));
+        put32(out, s.zip64 ? big : e.size.value_or(e.plain.size()));
         put16(out, local_name.size());
         put16(out, s.zip64 ? 20 : 0);
         out += local_name;
@@ -120,8 +121,8 @@ std::vector<std::byte> build(const spec& s) {
         put16(out, e.method);
         put32(out, 0);
         put32(out, e.crc.value_or(crc_of(e.plain)));
-        put32(out, s.zip64 ? big : e.data.size());
-        put32(out, s.zip64 ? big : e.plain.size());
+        put32(out, s.zip64 ? big : e.size.value_or(e.data.size()));
+        put32(out, s.zip64 ? big : e.size.value_or(e.plain.size()));
         put16(out, e.name.size());
         put16(out, s.zip64 ? 28 : 0);
         put16(out, 0);
@@ -265,6 +266,28 @@ TEST(zip_handmade, member_data_past_the_end_and_bad_local_signature) {
     auto past = zip_archive::open(bytes);
     ASSERT_FALSE(past.ok());
     EXPECT_EQ(past.error().code, error_code::zip_invalid_local_header);
+}
+
+TEST(zip_handmade, overlaps_behind_a_long_member_and_into_the_directory) {
+    spec s{{stored("long", std::string(100, 'L')), stored("x", "1"), stored("y", "2")}, "", "", "", false};
+    s.entries[1].local_offset = 40;  // inside "long", as is "y" below
+    s.entries[2].local_offset = 80;
+    auto bytes = build(s);
+    // Make the bytes at 40 and 80 look like the local headers of "x" and "y": copy them there.
+    std::size_t x_at = 30 + 4 + 100, y_at = x_at + 30 + 1 + 1;
+    std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(x_at), 32, bytes.begin() + 40);
+    std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(y_at), 32, bytes.begin() + 80);
+    auto zip = zip_archive::open(bytes);
+    ASSERT_TRUE(zip.ok()) << zip.error().to_string();
+    EXPECT_TRUE(has_anomaly(*zip, zip_anomaly_kind::overlapping_members, "x"));
+    EXPECT_TRUE(has_anomaly(*zip, zip_anomaly_kind::overlapping_members, "y"));
+
+    spec into{{stored("a", "1")}, "", "", "", false};
+    into.entries[0].size = 40;  // its data would run over the central directory
+    auto over = zip_archive::open(build(into));
+    ASSERT_TRUE(over.ok()) << over.error().to_string();
+    EXPECT_TRUE(has_anomaly(*over, zip_anomaly_kind::overlapping_members, "a"));
+    EXPECT_FALSE(over->read(over->members()[0]).ok());
 }
 
 TEST(zip_handmade, local_name_mismatch_and_duplicates) {

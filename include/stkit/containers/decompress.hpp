@@ -16,7 +16,10 @@ enum class compression : uint8_t { none, zlib, gzip, bz2, xz, lzma, lz4 };
 [[nodiscard]] std::string_view compression_name(compression codec) noexcept;
 // Recognises a wrapper by its magic bytes (joblib's own ZF prefix for zlib included); none if none.
 [[nodiscard]] compression detect_compression(std::span<const std::byte> head) noexcept;
-// Errors: decompress_failed, decompressed_limit (output would exceed max_bytes).
+// Decompresses `data` (for zlib, a joblib "ZF" header is skipped), holding at most `max_bytes`.
+// Concatenated gzip members and bz2/xz streams are all read. Errors: decompress_failed (corrupt,
+// truncated or empty stream), decompressed_limit (output would exceed max_bytes), allocation_limit
+// (an xz/lzma header asks for a dictionary over max(128 MiB, min(max_bytes, 1 GiB))).
 [[nodiscard]] result<std::vector<std::byte>> decompress(std::span<const std::byte> data,
                                                         compression codec, uint64_t max_bytes);
 

@@ -9,6 +9,10 @@
 // open() parses the end-of-central-directory record (and ZIP64 records), every central entry and
 // every local header, and records anomalies rather than failing on them where PyTorch would still
 // load the archive. CRCs are checked when a member is read (and by verify_crc()).
+//
+// Offsets are taken as written (no adjustment for prepended data, as in miniz); every range is
+// checked against the archive before use. Extra fields that overrun their block end the list
+// (padding tools write such), as long as the ZIP64 field the sentinels need is intact.
 #pragma once
 
 #include <cstdint>
@@ -47,7 +51,7 @@ enum class zip_anomaly_kind : uint8_t {
     strong_encryption,    // flag bit 6
     unknown_flags,        // other reserved bits
     local_header_differs, // method/sizes/crc in the local header disagree with the central entry
-    overlapping_members,  // two members' data ranges overlap
+    overlapping_members,  // two members' header+data ranges overlap, or one overlaps the directory
     data_before_first,    // bytes before the first local header (prepended data)
     trailing_data,        // bytes after the end of central directory record (besides a comment)
 };
