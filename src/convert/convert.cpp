@@ -29,7 +29,9 @@ result<planned_file> plan_file(const fs::path& source, const fs::path& destinati
     auto input = mapped_file::open(source);
     if (!input.ok()) return std::move(input).error().in_file(source.string());
     planned.input = std::move(*input);
-    auto plan = load_checkpoint(planned.input.bytes(), options.load);
+    load_options load = options.load;
+    load.release_consumed_pages = true;  // planned.input is our own read-only map
+    auto plan = load_checkpoint(planned.input.bytes(), load);
     if (!plan.ok()) return std::move(plan).error().in_file(source.string());
     planned.plan = std::move(*plan);
     return planned;

@@ -57,6 +57,7 @@ result<checkpoint> load_npy(std::span<const std::byte> file, const load_options&
     source_storage storage;
     storage.bytes = file;
     storage.file_offset = 0;
+    storage.releasable = options.release_consumed_pages;
     STKIT_TRY_VOID(add_array(std::move(storage), options.npy_name, 0, out));
     STKIT_TRY_VOID(detail::finish_plan(out));
     return out;
@@ -64,7 +65,7 @@ result<checkpoint> load_npy(std::span<const std::byte> file, const load_options&
 
 namespace detail {
 
-result<checkpoint> load_npz_archive(const zip_archive& zip, const load_options&) {
+result<checkpoint> load_npz_archive(const zip_archive& zip, const load_options& options) {
     checkpoint out;
     out.format = source_format::numpy_npz;
     for (const zip_member& member : zip.members()) {
@@ -75,7 +76,7 @@ result<checkpoint> load_npz_archive(const zip_archive& zip, const load_options&)
                               member.local_header_offset, name);
         name.resize(name.size() - 4);
         source_storage storage;
-        STKIT_TRY_VOID(load_member(zip, member, storage));
+        STKIT_TRY_VOID(load_member(zip, member, options.release_consumed_pages, storage));
         uint64_t base = storage.file_offset;
         STKIT_TRY_VOID(add_array(std::move(storage), std::move(name), base, out));
     }

@@ -17,16 +17,6 @@ std::map<std::string, std::string> planned_metadata(const checkpoint& plan) {
     return metadata;
 }
 
-// The part of the storage a view reaches, for releasing its pages once streamed.
-std::span<const std::byte> view_span(const checkpoint& plan, const source_tensor& tensor) {
-    const auto& bytes = plan.storages[tensor.storage].bytes;
-    if (tensor.byte_size == 0) return {};
-    uint64_t element = dtype_size(tensor.type);
-    uint64_t begin = tensor.offset * element;  // bounds checked by the plan
-    return bytes.subspan(begin, std::min<uint64_t>(bytes.size() - begin,
-                                                   tensor.contiguous ? tensor.byte_size : bytes.size()));
-}
-
 error mismatch(const source_tensor& tensor, std::string detail) {
     return make_error(error_code::cv_verify_failed, std::move(detail), no_offset, tensor.name);
 }
@@ -48,7 +38,6 @@ result<written_output> write_checkpoint(const checkpoint& plan, safetensors_writ
         STKIT_TRY_VOID(writer.write_tensor(slot.name, [&](const byte_sink& sink) {
             return stream_tensor(plan, tensor, chunk_bytes, sink);
         }));
-        release_pages(view_span(plan, tensor));
         written.tensor_bytes += tensor.byte_size;
     }
     STKIT_TRY_VOID(writer.finish());
@@ -77,15 +66,16 @@ result<void> verify_output(const checkpoint& plan, const std::filesystem::path& 
         uint64_t position = 0;
         STKIT_TRY_VOID(stream_tensor(plan, tensor, chunk_bytes,
                                      [&](std::span<const std::byte> chunk) -> result<void> {
+            if (chunk.size() <= written->data.size() - position)
+                populate_pages(written->data.subspan(position, chunk.size()));
             if (chunk.size() > written->data.size() - position ||
                 std::memcmp(chunk.data(), written->data.data() + position, chunk.size()) != 0)
                 return mismatch(tensor, "bytes differ from the source after byte " +
                                             std::to_string(position));
+            release_pages(written->data.subspan(position, chunk.size()));  // the reader's file map
             position += chunk.size();
             return {};
         }));
-        release_pages(view_span(plan, tensor));
-        release_pages(written->data);
     }
     return {};
 }

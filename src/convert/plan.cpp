@@ -2,6 +2,7 @@
 // planned tensor's bytes in row-major little-endian order.
 #include <sys/mman.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cstring>
@@ -122,13 +123,37 @@ void release_pages(std::span<const std::byte> bytes) noexcept {
     ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
-result<void> load_member(const zip_archive& zip, const zip_member& member,
+void populate_pages(std::span<const std::byte> bytes) noexcept {
+#ifdef MADV_POPULATE_READ
+    static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    auto begin = reinterpret_cast<uintptr_t>(bytes.data()) / page * page;
+    uintptr_t end = reinterpret_cast<uintptr_t>(bytes.data()) + bytes.size();
+    if (!bytes.empty()) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_READ);
+#else
+    (void)bytes;
+#endif
+}
+
+result<void> load_member(const zip_archive& zip, const zip_member& member, bool releasable,
                          source_storage& storage) {
     if (member.method == 0) {
-        STKIT_TRY_VOID(zip.verify_crc(member));
         STKIT_TRY(storage.bytes, zip.stored_bytes(member));
         storage.file_offset = member.data_offset;
-        release_pages(storage.bytes);
+        storage.releasable = releasable;
+        if (!releasable) return zip.verify_crc(member);
+        // The same check as verify_crc, in chunks whose pages are released once summed, so a
+        // multi-GB record never becomes resident as a whole.
+        uLong crc = crc32_z(0, Z_NULL, 0);
+        for (auto rest = storage.bytes; !rest.empty();) {
+            auto chunk = rest.first(std::min<std::size_t>(rest.size(), std::size_t{8} << 20));
+            populate_pages(chunk);
+            crc = crc32_z(crc, reinterpret_cast<const Bytef*>(chunk.data()), chunk.size());
+            release_pages(chunk);
+            rest = rest.subspan(chunk.size());
+        }
+        if (crc != member.crc32)
+            return make_error(error_code::zip_crc_mismatch, "stored record", member.data_offset,
+                              member.name);
         return {};
     }
     STKIT_TRY(storage.owned, zip.read(member));
@@ -184,7 +209,9 @@ result<void> stream_tensor(const checkpoint& source, const source_tensor& tensor
     auto emit = [&](std::span<const std::byte> bytes) -> result<void> {
         if (unit <= 1 && filled == 0 && bytes.size() >= chunk_bytes) {
             while (bytes.size() >= chunk_bytes) {
+                if (storage.releasable) detail::populate_pages(bytes.first(chunk_bytes));
                 STKIT_TRY_VOID(sink(bytes.first(chunk_bytes)));
+                if (storage.releasable) detail::release_pages(bytes.first(chunk_bytes));
                 bytes = bytes.subspan(chunk_bytes);
             }
         }
@@ -199,6 +226,16 @@ result<void> stream_tensor(const checkpoint& source, const source_tensor& tensor
         return {};
     };
 
+    // Flushes the buffer, then releases the pages of the storage this view reached.
+    auto finish = [&]() -> result<void> {
+        STKIT_TRY_VOID(flush());
+        if (storage.releasable) {
+            uint64_t begin = tensor.offset * element;  // bounds checked by the plan
+            detail::release_pages(storage.bytes.subspan(
+                begin, tensor.contiguous ? tensor.byte_size : storage.bytes.size() - begin));
+        }
+        return {};
+    };
     std::vector<uint64_t> index(outer_rank, 0);
     while (true) {
         uint64_t position = tensor.offset;
@@ -209,9 +246,9 @@ result<void> stream_tensor(const checkpoint& source, const source_tensor& tensor
             --d;
             if (++index[d] < tensor.shape[d]) break;
             index[d] = 0;
-            if (d == 0) return flush();
+            if (d == 0) return finish();
         }
-        if (outer_rank == 0) return flush();
+        if (outer_rank == 0) return finish();
     }
 }
 

@@ -96,6 +96,7 @@ result<checkpoint> load_torch_legacy(std::span<const std::byte> file, const load
         source_storage loaded;
         loaded.key = key.text;
         loaded.file_offset = cursor.offset();
+        loaded.releasable = options.release_consumed_pages;
         if (*bytes > cursor.remaining())
             return make_error(error_code::truncated,
                               "storage needs " + std::to_string(*bytes) + " bytes, " +

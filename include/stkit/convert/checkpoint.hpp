@@ -60,6 +60,7 @@ struct source_storage {
     std::vector<std::byte> owned;      // inflated bytes of a compressed record
     uint64_t file_offset = no_offset;  // where `bytes` start in the input (stored data), for messages
     bool big_endian = false;           // elements must be byte-swapped when written
+    bool releasable = false;           // borrowed from a file map whose pages may be dropped
 
     source_storage() = default;
     source_storage(source_storage&&) noexcept = default;
@@ -106,6 +107,10 @@ struct load_options {
     pickle::pickle_limits limits;
     uint64_t max_decompressed_bytes = uint64_t{16} << 30;  // compressed zip records, npz members
     std::string npy_name = "array";  // the tensor name for a lone .npy (the CLI passes the stem)
+    // The input is a read-only file map (mapped_file): pages already read may be dropped with
+    // madvise(MADV_DONTNEED), so converting a file larger than memory keeps a small resident set.
+    // Never set it for a buffer of your own: anonymous memory would read back as zeros.
+    bool release_consumed_pages = false;
 };
 
 // Recognises the input by content and loads it. Errors: cv_unrecognized_input; those of the
@@ -135,8 +140,8 @@ struct load_options {
 
 // Streams one tensor's bytes in row-major order, little-endian, to `sink`, in chunks of at most
 // `chunk_bytes` (contiguous little-endian data is handed out zero-copy from the storage; strided or
-// swapped data is gathered into a buffer of that size, never the whole tensor). Errors: those of
-// `sink`.
+// swapped data is gathered into a buffer of that size, never the whole tensor). Pages of a
+// `releasable` storage are released as they are consumed. Errors: those of `sink`.
 using stkit::byte_sink;  // std::function<result<void>(std::span<const std::byte>)>
 [[nodiscard]] result<void> stream_tensor(const checkpoint& source, const source_tensor& tensor,
                                          std::size_t chunk_bytes, const byte_sink& sink);
