@@ -81,8 +81,30 @@ def make_torch(folder):
     save("legacy_protocol4", views(), _use_new_zipfile_serialization=False, pickle_protocol=4)
     save("nested", {"state_dict": model.state_dict(), "epoch": 3, "global_step": 120,
                     "hyper_parameters": {"lr": 0.001, "layers": [2, 4], "name": "tiny"},
+                    "optimizer_states": [{"state": {0: {"exp_avg": torch.zeros(3)}},
+                                          "param_groups": [{"lr": 0.1, "params": [0]}]}],
                     "loops": None})
     return made
+
+
+def make_lightning_attributedict(path):
+    """A .ckpt whose hyper_parameters are a Lightning AttributeDict: a class outside the allowlist."""
+    import sys
+    import types
+    module = types.ModuleType("pytorch_lightning.utilities.parsing")
+
+    class AttributeDict(dict):
+        pass
+
+    AttributeDict.__module__ = module.__name__
+    AttributeDict.__qualname__ = "AttributeDict"
+    module.AttributeDict = AttributeDict
+    for parent in ("pytorch_lightning", "pytorch_lightning.utilities"):
+        sys.modules.setdefault(parent, types.ModuleType(parent))
+    sys.modules[module.__name__] = module
+    torch.save({"state_dict": {"w": torch.ones(2)}, "epoch": 1,
+                "hyper_parameters": AttributeDict(lr=0.1)}, path)
+    return path
 
 
 def make_sharded(folder):

@@ -1,6 +1,7 @@
 """Checkpoints whose pickle runs a command when loaded (posix.system, builtins.exec, STACK_GLOBAL
 with memoised names, a legacy file with a REDUCE payload, .npy/.npz object arrays, TorchScript):
 stkit must refuse each with exit 1, name the offending global, leave no output, and never run it."""
+import json
 import os
 import subprocess
 import sys
@@ -35,6 +36,13 @@ for label, path in made.items():
     if label in expected_global:
         check(expected_global[label] in err and "byte" in err,
               f"{label}: error names {expected_global[label]} and its offset: {err.strip()}")
+    if label == "zip_posix_system":
+        code, out, err = stkit("convert", path, "-o", output, "--json")
+        report = json.loads(out) if out else {}
+        check(code == 1 and report.get("refused_unsafe") is True and
+              report.get("error", {}).get("code") == "pk_global_refused" and
+              isinstance(report["error"].get("offset"), int),
+              f"{label}: --json error document: {out}")
     leftovers = [name for name in os.listdir(work) if name.startswith(label)]
     check(not leftovers, f"{label}: temporary files left: {leftovers}")
 

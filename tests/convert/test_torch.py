@@ -41,6 +41,15 @@ if code == 0:
           f"nested: alias in report: {report.get('aliases')}")
     check(report.get("tensors_written") == 5, f"nested: 5 tensors written: {report.get('tensors_written')}")
     check(report.get("verified") is True, "nested: verified")
+    check("holds tensors" in others.get("optimizer_states", {}).get("value", ""),
+          f"nested: optimizer_states listed as holding tensors: {others.get('optimizer_states')}")
+
+# A global outside the allowlist anywhere (here a Lightning AttributeDict) is a refusal naming it.
+lightning = fixtures.make_lightning_attributedict(os.path.join(scratch("torch"), "lightning.ckpt"))
+code, out, err = stkit("convert", lightning)
+check(code == 1 and "pytorch_lightning.utilities.parsing.AttributeDict" in err and "byte" in err,
+      f"AttributeDict: exit {code} {err}")
+check(not os.path.exists(lightning[:-5] + ".safetensors"), "AttributeDict: no output")
 
 # complex128 cannot be represented: refused by tensor name, exit 2, no output.
 bad = os.path.join(scratch("torch"), "complex128.pt")
