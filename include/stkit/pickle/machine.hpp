@@ -48,8 +48,9 @@ enum class node_kind : uint8_t {
     integer,      // fits in int64
     big_integer,  // LONG/LONG1/LONG4 wider than 64 bits: kept as little-endian two's complement bytes
     floating,
-    string,       // unicode (UTF-8)
-    bytes,        // bytes, bytearray, protocol-0/1 8-bit strings
+    string,       // unicode (UTF-8); also protocol-0/1 8-bit strings that are valid UTF-8
+                  // (Python 3 decodes them to str)
+    bytes,        // bytes, bytearray, 8-bit strings that are not UTF-8
     tuple,
     list,
     dict,         // also collections.OrderedDict (ordered = true)
@@ -60,7 +61,7 @@ enum class node_kind : uint8_t {
     storage,      // torch storage from a persistent id
     tensor,       // torch tensor rebuilt by torch._utils._rebuild_tensor*
     torch_dtype,  // a torch dtype object such as torch.float16
-    device,       // torch.device(...)
+    device,       // torch.device(...); text: "cpu", "cuda:0", ...
     persistent,   // analysis mode: a persistent id that is not a storage reference
 };
 
@@ -79,11 +80,17 @@ struct storage_ref {
     torch_scalar element;  // from the storage class or the v3 dtype argument
     std::string location;  // "cpu", "cuda:0", ...
     uint64_t numel = 0;    // element count declared by the persistent id
+    // Legacy files only: the persistent id named a view of storage `key` (view_metadata =
+    // (view_key, view_offset, view_numel), in elements). Tensors over a view already have
+    // view_offset added to their storage_offset, so they index `key` directly.
+    std::string view_key;  // empty when the storage is not a view
+    uint64_t view_offset = 0;
+    uint64_t view_numel = 0;
 };
 
 struct tensor_ref {
     node_id storage = no_node;
-    uint64_t storage_offset = 0;  // in elements
+    uint64_t storage_offset = 0;  // in elements, from the start of storage `key` (views resolved)
     std::vector<int64_t> size;
     std::vector<int64_t> stride;
     torch_scalar element = torch_scalar::unknown;
@@ -95,7 +102,8 @@ struct tensor_ref {
 struct node {
     node_kind kind = node_kind::none;
     bool ordered = false;         // dict: built by collections.OrderedDict
-    int64_t integer = 0;          // boolean, integer
+    int64_t integer = 0;          // boolean, integer; global: its allowed_global;
+                                  // torch_dtype: its torch_scalar
     double floating = 0;
     std::string text;             // string, bytes payload, big_integer bytes; global: module
     std::string name;             // global: name
