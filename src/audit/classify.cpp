@@ -216,10 +216,29 @@ format_family audit_family_of(file_format format) noexcept {
     }
 }
 
+bool audit_format_runs_code(file_format format) noexcept {
+    switch (format) {
+        case file_format::torch_zip:
+        case file_format::torch_legacy:
+        case file_format::torch_tar:
+        case file_format::torchscript:
+        case file_format::pickle:
+        case file_format::joblib:
+        case file_format::compressed_pickle: return true;
+        default: return false;
+    }
+}
+
 void audit_set_format(audit_file& file, file_format format) {
     file.format = std::string(file_format_name(format));
     file.family = audit_family_of(format);
-    file.unsafe = file_format_can_carry_code(format);
+    file.unsafe = audit_format_runs_code(format);
+}
+
+void audit_set_verdict(audit_file& file, file_format format, std::string verdict) {
+    bool scanned_unsafe = verdict != verdict_name(verdict::safe) && verdict != "unknown";
+    file.unsafe = audit_format_runs_code(format) || (file_format_can_carry_code(format) && scanned_unsafe);
+    file.verdict = std::move(verdict);
 }
 
 std::optional<audit_file> audit_classify(std::span<const std::byte> bytes, std::string_view path) {
@@ -231,7 +250,7 @@ std::optional<audit_file> audit_classify(std::span<const std::byte> bytes, std::
             audit_file file;
             file.path = std::string(path);
             audit_set_format(file, *guessed);
-            file.verdict = "unknown";
+            audit_set_verdict(file, *guessed, "unknown");
             file.bytes = pointer->size;
             file.sha256 = pointer->oid_sha256;
             file.lfs_pointer = true;

@@ -106,7 +106,7 @@ result<std::optional<model_entry>> history_walker::classify(const git_diff_file&
     } else if (!audit_is_model_format(format)) {
         return std::optional<model_entry>{};
     }
-    return std::optional<model_entry>(model_entry{format, file_format_can_carry_code(format),
+    return std::optional<model_entry>(model_entry{format, audit_format_runs_code(format),
                                                   audit_family_of(format) == format_family::safetensors});
 }
 

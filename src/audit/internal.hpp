@@ -18,8 +18,14 @@ namespace stkit::detail {
 // blobs over the history limit). nullopt when the extension is not a model extension.
 [[nodiscard]] std::optional<file_format> audit_format_from_name(std::string_view path) noexcept;
 [[nodiscard]] format_family audit_family_of(file_format format) noexcept;
-// Fills format, family and unsafe of `file` from `format`.
+// Does loading this format run code by design (pickle-based formats, TorchScript)? Formats that can
+// carry code only in some variants (npy object arrays, Keras Lambda layers) are not, by themselves.
+[[nodiscard]] bool audit_format_runs_code(file_format format) noexcept;
+// Fills format, family and unsafe of `file` from `format` (unsafe: audit_format_runs_code).
 void audit_set_format(audit_file& file, file_format format);
+// Sets the verdict; a format that can carry code is also unsafe when the scan did not find the
+// file safe (suspicious, dangerous, error). "unknown" (content not present) changes nothing.
+void audit_set_verdict(audit_file& file, file_format format, std::string verdict);
 
 // Classifies file content as the audit sees it: an LFS pointer (by name), a model format (by
 // content) or nothing. `path` is the repository-relative path. verdict/sha256 are left for the

@@ -82,7 +82,8 @@ result<audit_file> parse_file(element value, const std::string& where) {
     auto format = format_named(format_name);
     if (!format) return invalid(where + ".format", "unknown format " + format_name);
     detail::audit_set_format(file, *format);
-    STKIT_TRY(file.verdict, get_string(obj, "verdict", where));
+    STKIT_TRY(std::string verdict, get_string(obj, "verdict", where));
+    detail::audit_set_verdict(file, *format, std::move(verdict));
     STKIT_TRY(file.bytes, get_count(obj, "bytes", where));
     STKIT_TRY(auto digest, get_optional_string(obj, "sha256", where));
     file.sha256 = digest.value_or("");

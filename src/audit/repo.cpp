@@ -125,7 +125,7 @@ audit_file audit_one_file(const fs::path& path, std::string relative, bool& is_m
     if (::stat(path.c_str(), &info) == 0) mtime = static_cast<int64_t>(info.st_mtime);
     if (file.lfs_pointer) return file;
     file_report report = scan_bytes(content->bytes(), relative);
-    file.verdict = std::string(verdict_name(report.overall));
+    detail::audit_set_verdict(file, report.format.format, std::string(verdict_name(report.overall)));
     if (content->buffered) {
         if (auto digest = sha256_of(content->bytes()); digest.ok()) file.sha256 = to_hex(*digest);
         return file;

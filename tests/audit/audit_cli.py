@@ -52,7 +52,7 @@ def st(repo, path):
 
 
 def pt(repo, path):
-    return real(repo, path, "torch_zip", "safe")
+    return real(repo, path, "torch-zip", "safe")
 
 
 def adoption(repo, date, author, bot):
@@ -87,12 +87,12 @@ EXPECTED = {
     "lfs": ("mixed", True, True, "2023-02-14",
             [{"path": "model.safetensors", "format": "safetensors", "verdict": "unknown", "bytes": 270,
               "sha256": IDS["lfs"]["st_oid"], "lfs_pointer": True},
-             {"path": "pytorch_model.bin", "format": "torch_zip", "verdict": "unknown", "bytes": 440,
+             {"path": "pytorch_model.bin", "format": "torch-zip", "verdict": "unknown", "bytes": 440,
               "sha256": IDS["lfs"]["bin_oid"], "lfs_pointer": True}],
             history(1, IDS["lfs"]["first"], {"commit": IDS["lfs"]["first"], "date": "2023-02-14T00:00:00Z",
                                              "author": DANA, "by_converter": False}, 0, False, 0, 1)),
     "nested/group/deep-repo": ("safe", True, True, "2022-03-20",
-                               [real("nested/group/deep-repo", "sub/dir/weights.npy", "numpy_npy", "safe")],
+                               [real("nested/group/deep-repo", "sub/dir/weights.npy", "npy", "safe")],
                                history(1, IDS["nested/group/deep-repo"]["first"], None, None, False, 0, 0)),
     "pickle-only": ("unsafe", False, True, "2022-01-10",
                     [real("pickle-only", "model.pkl", "pickle", "dangerous")],
@@ -226,7 +226,7 @@ check("already exists" in bad.stderr, f"existing output: {bad.stderr}")
 stkit(os.path.join(TREE, "removed"), "--commit-files", "--json", "commits.json")
 with open(os.path.join(SCRATCH, "commits.json")) as f:
     rows = json.load(f)["repos"][0]["history"]["commit_files"]
-equal([r["files"] for r in rows], [["model.ckpt:torch_zip"], ["model.ckpt:torch_zip", "model.safetensors:safetensors"],
+equal([r["files"] for r in rows], [["model.ckpt:torch-zip"], ["model.ckpt:torch-zip", "model.safetensors:safetensors"],
                                    ["model.safetensors:safetensors"]], "commit_files of removed")
 equal(rows[1]["commit"], IDS["removed"]["adoption"], "commit_files commit ids")
 

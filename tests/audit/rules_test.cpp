@@ -82,6 +82,21 @@ TEST(AuditStatus, FollowsTheFormats) {
               repo_status::unsafe);
 }
 
+TEST(AuditStatus, ConditionalFormatsFollowTheVerdict) {
+    auto with = [](file_format format, std::string verdict) {
+        audit_file f = file("x", format);
+        detail::audit_set_verdict(f, format, std::move(verdict));
+        return f.unsafe;
+    };
+    EXPECT_TRUE(with(file_format::pickle, "safe"));        // pickle runs code by design
+    EXPECT_TRUE(with(file_format::torch_zip, "unknown"));
+    EXPECT_FALSE(with(file_format::numpy_npy, "safe"));
+    EXPECT_TRUE(with(file_format::numpy_npy, "dangerous"));  // object array
+    EXPECT_TRUE(with(file_format::hdf5, "error"));           // fail closed
+    EXPECT_FALSE(with(file_format::hdf5, "unknown"));        // LFS pointer: content not seen
+    EXPECT_FALSE(with(file_format::safetensors, "error"));   // cannot carry code at all
+}
+
 TEST(AuditCovered, TransformersShardsDiffusersAndPlainNames) {
     auto st = [](std::string p) { return file(std::move(p), file_format::safetensors); };
     auto pt = [](std::string p) { return file(std::move(p), file_format::torch_zip); };

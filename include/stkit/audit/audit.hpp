@@ -60,7 +60,8 @@ struct audit_file {
     std::string sha256;          // hex; for an LFS pointer its oid; empty if it could not be read
     bool lfs_pointer = false;
     format_family family = format_family::other;
-    bool unsafe = false;         // the format can carry code (file_format_can_carry_code)
+    bool unsafe = false;         // loading runs code by design (pickle, torch.save, joblib...), or
+                                 // the format can carry code and the scan did not find it safe
 };
 
 // ---- History ----
