@@ -282,14 +282,15 @@ result<pickle::pickle_run> run_restricted(std::span<const std::byte> data, uint6
     auto analysis = pickle::run_pickle(data, options);
     if (!analysis.ok()) return refusal;
     std::string listed;
+    std::size_t count = 0;
     for (const pickle::event& seen : analysis->events) {
         if (seen.kind != pickle::event_kind::import ||
             pickle::classify_global(seen.module, seen.name) != pickle::allowed_global::not_allowed)
             continue;
-        if (!listed.empty()) listed += ", ";
+        if (count++) listed += ", ";
         listed += seen.module + "." + seen.name + " at byte " + std::to_string(seen.offset);
     }
-    if (!listed.empty()) {
+    if (count > 1) {
         if (!refusal.detail.empty()) refusal.detail += "; ";
         refusal.detail += "globals outside the allowlist: " + listed;
     }

@@ -212,6 +212,9 @@ def malicious_pickles(marker):
         "builtins_exec": pickle.dumps(Payload(f"import os; os.system('{command}')", exec), protocol=2),
         "stack_global_memo": stack_global,
         "nested_in_dict": pickle.dumps({"weight": torch.zeros(2), "x": Payload(command)}, protocol=2),
+        "two_globals": pickle.dumps({"a": Payload(command),
+                                     "b": Payload(f"import os; os.system('{command}')", exec)},
+                                    protocol=2),
     }
 
 

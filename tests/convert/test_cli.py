@@ -88,12 +88,12 @@ with zipfile.ZipFile(source) as z:
 oob = fixtures.rewrite_zip(source, os.path.join(work, "out_of_bounds.pt"), replace={"data.pkl": widen})
 refused_malformed("view out of bounds", oob, "cv_view_out_of_bounds")
 
-# A negative stride (torch never writes one): refused as an unsupported tensor.
+# A negative stride (torch never writes one): refused (by the pickle machine already).
 def negative(pickled):
     return pickled.replace(b"K\x04K\x01\x86", b"K\x04J\xff\xff\xff\xff\x86", 1)
 negative_stride = fixtures.rewrite_zip(source, os.path.join(work, "negative_stride.pt"),
                                        replace={"data.pkl": negative})
-refused_malformed("negative stride", negative_stride, "cv_unsupported_tensor")
+refused_malformed("negative stride", negative_stride, "stride")
 
 # Structure: not a dict, no tensors, two entries flattening to one name.
 for label, obj, want in (("list_root", [torch.ones(2)], "cv_invalid_checkpoint"),
