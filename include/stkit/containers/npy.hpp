@@ -38,5 +38,7 @@ struct npy_array {
 // are not size-checked), truncated. An object or unsupported dtype is *not* an error here: check
 // `object` and `type` (the converter refuses with npy_object_array / npy_unsupported_dtype).
 [[nodiscard]] result<npy_array> npy_parse(std::span<const std::byte> file);
+// `data` is a view into the file's bytes: parsing a temporary buffer would leave it dangling.
+result<npy_array> npy_parse(std::vector<std::byte>&& file) = delete;
 
 }  // namespace stkit

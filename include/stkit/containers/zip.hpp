@@ -69,6 +69,9 @@ public:
     // zip_invalid_local_header, zip_member_limit.
     [[nodiscard]] static result<zip_archive> open(std::span<const std::byte> archive,
                                                   const zip_limits& limits = {});
+    // The archive borrows its bytes (stored_bytes() are views into them): a temporary buffer would
+    // leave it dangling, so that call does not compile.
+    static result<zip_archive> open(std::vector<std::byte>&& archive, const zip_limits& limits = {}) = delete;
 
     [[nodiscard]] const std::vector<zip_member>& members() const noexcept { return members_; }
     [[nodiscard]] const std::vector<zip_anomaly>& anomalies() const noexcept { return anomalies_; }
