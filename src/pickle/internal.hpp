@@ -40,6 +40,10 @@ struct allow_entry {
 };
 [[nodiscard]] const allow_entry* find_allowed(std::string_view module, std::string_view name) noexcept;
 
+// True when every node id in `run` (items, root, tensors, events) points at a node and every
+// storage/tensor index is in range: what consumers may rely on. For fuzz targets and tests.
+[[nodiscard]] bool run_is_consistent(const pickle_run& run) noexcept;
+
 // The interpreter. One instance per run_pickle call.
 class machine {
 public:

@@ -739,6 +739,25 @@ result<void> machine::dispatch(uint8_t code) {
     }
 }
 
+bool run_is_consistent(const pickle_run& run) noexcept {
+    auto valid = [&](node_id id) { return id < run.nodes.size(); };
+    auto valid_or_none = [&](node_id id) { return id == no_node || valid(id); };
+    for (const node& value : run.nodes) {
+        for (node_id item : value.items)
+            if (!valid(item)) return false;
+        if (value.kind == node_kind::storage && value.storage_index >= run.storages.size()) return false;
+        if (value.kind == node_kind::tensor && value.tensor_index >= run.tensors.size()) return false;
+        if (value.kind == node_kind::dict && value.items.size() % 2) return false;
+    }
+    for (const tensor_ref& tensor : run.tensors)
+        if (!valid(tensor.storage) || run.nodes[tensor.storage].kind != node_kind::storage ||
+            tensor.size.size() != tensor.stride.size())
+            return false;
+    for (const event& seen : run.events)
+        if (!valid_or_none(seen.callee) || !valid_or_none(seen.arguments)) return false;
+    return valid_or_none(run.root) && (run.stopped_by || valid(run.root));
+}
+
 }  // namespace detail
 
 result<pickle_run> run_pickle(std::span<const std::byte> data, const machine_options& options) {
