@@ -1,0 +1,130 @@
+// `stkit convert INPUT [-o OUTPUT] [--force] [--no-verify] [--json]`: PyTorch / NumPy checkpoints to
+// safetensors without running their pickle. Exit 0 converted, 1 refused as unsafe, 2 malformed
+// input, I/O error or usage error.
+#include <filesystem>
+#include <string>
+
+#include <fmt/core.h>
+#include <nlohmann/json.hpp>
+
+#include "command.hpp"
+#include "stkit/convert/convert.hpp"
+
+namespace stkit::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct convert_arguments {
+    std::string input;
+    std::string output;
+    bool force = false;
+    bool no_verify = false;
+    bool json = false;
+};
+
+nlohmann::json report_json(const convert::convert_report& report) {
+    nlohmann::json out = {{"source_format", report.source_format},
+                          {"tensors_written", report.tensors_written},
+                          {"tensor_bytes", report.tensor_bytes},
+                          {"verified", report.verified},
+                          {"unwrapped", report.unwrapped.empty() ? nlohmann::json(nullptr)
+                                                                 : nlohmann::json(report.unwrapped)}};
+    out["outputs"] = nlohmann::json::array();
+    for (const auto& file : report.outputs)
+        out["outputs"].push_back({{"path", file.path.string()}, {"source", file.source.string()},
+                                  {"tensors", file.tensors}, {"tensor_bytes", file.tensor_bytes},
+                                  {"file_bytes", file.file_bytes}});
+    out["aliases"] = nlohmann::json::array();
+    for (const auto& alias : report.aliases)
+        out["aliases"].push_back({{"alias", alias.alias}, {"kept", alias.kept}});
+    out["non_tensors"] = nlohmann::json::array();
+    for (const auto& entry : report.non_tensors)
+        out["non_tensors"].push_back(
+            {{"name", entry.name}, {"kind", entry.kind}, {"value", entry.value}});
+    return out;
+}
+
+void print_report(const convert::convert_report& report) {
+    for (const auto& file : report.outputs) {
+        if (file.tensors == 0) {
+            fmt::print("wrote {}\n", file.path.string());
+            continue;
+        }
+        fmt::print("{} -> {}: {} tensors, {} bytes\n", file.source.string(), file.path.string(),
+                   file.tensors, file.tensor_bytes);
+    }
+    fmt::print("source format: {}{}\n", report.source_format,
+               report.unwrapped.empty() ? "" : ", unwrapped '" + report.unwrapped + "'");
+    for (const auto& alias : report.aliases)
+        fmt::print("alias dropped: {} (same data as {})\n", alias.alias, alias.kept);
+    for (const auto& entry : report.non_tensors)
+        fmt::print("not a tensor, not converted: {} ({}): {}\n", entry.name, entry.kind, entry.value);
+    fmt::print("{}\n", report.verified ? "verified: every tensor matches the source bit for bit"
+                                       : "not verified (--no-verify)");
+}
+
+int run_convert(const convert_arguments& arguments) {
+    convert::convert_options options;
+    options.overwrite = arguments.force;
+    options.verify = !arguments.no_verify;
+    fs::path input(arguments.input);
+    std::error_code ignored;
+    result<convert::convert_report> done = make_error(error_code::invalid_argument);
+    if (fs::is_directory(input, ignored)) {
+        if (!arguments.output.empty()) {
+            fmt::print(stderr, "stkit convert: a folder is converted in place; -o is for files\n");
+            return exit_error;
+        }
+        done = convert::convert_folder(input, options);
+    } else {
+        options.load.npy_name = input.stem().string();
+        fs::path output = arguments.output.empty() ? convert::default_output_path(input)
+                                                   : fs::path(arguments.output);
+        done = convert::convert_file(input, output, options);
+    }
+    if (!done.ok()) {
+        const error& failure = done.error();
+        bool unsafe = convert::is_unsafe_refusal(failure.code);
+        fmt::print(stderr, "stkit convert: {}{} [{}]\n", unsafe ? "refused as unsafe: " : "",
+                   failure.to_string(), error_code_name(failure.code));
+        if (unsafe)
+            fmt::print(stderr, "stkit convert: nothing in the file was run, and no output was written\n");
+        if (arguments.json) {
+            nlohmann::json out = {{"refused_unsafe", unsafe},
+                                  {"error", {{"code", error_code_name(failure.code)},
+                                             {"message", error_message(failure.code)},
+                                             {"detail", failure.detail},
+                                             {"file", failure.file},
+                                             {"name", failure.name}}}};
+            out["error"]["offset"] = failure.has_offset() ? nlohmann::json(failure.offset)
+                                                          : nlohmann::json(nullptr);
+            fmt::print("{}\n", out.dump(2));
+        }
+        return unsafe ? exit_findings : exit_error;
+    }
+    if (arguments.json) fmt::print("{}\n", report_json(*done).dump(2));
+    else print_report(*done);
+    return exit_ok;
+}
+
+command_registration convert_command("convert", 30, [](CLI::App& app) -> command_runner {
+    auto arguments = std::make_shared<convert_arguments>();
+    CLI::App* command = app.add_subcommand(
+        "convert",
+        "Convert a PyTorch (.bin .pt .pth .ckpt) or NumPy (.npy .npz) checkpoint, or a transformers "
+        "folder, to safetensors without running any of its pickle");
+    command->add_option("input", arguments->input, "checkpoint file or transformers folder")
+        ->required();
+    command->add_option("-o,--output", arguments->output,
+                        "output file (default: beside the input, .safetensors; "
+                        "pytorch_model.bin -> model.safetensors)");
+    command->add_flag("--force", arguments->force, "replace existing outputs");
+    command->add_flag("--no-verify", arguments->no_verify,
+                      "skip re-reading the output and comparing it with the source");
+    command->add_flag("--json", arguments->json, "print the report as JSON");
+    return [arguments] { return run_convert(*arguments); };
+});
+
+}  // namespace
+}  // namespace stkit::cli
