@@ -1,0 +1,280 @@
+// Format detection by content (stkit/scan/detect.hpp). Order matters: formats with exact magic
+// first, then wrappers (zip, tar, compression), then pickle (protocol 0/1 has no magic), then the
+// protobuf checks, and last the zip whose directory is found only from the end (prepended data).
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "scan/internal.hpp"
+#include "stkit/containers/archive.hpp"
+#include "stkit/containers/decompress.hpp"
+#include "stkit/containers/npy.hpp"
+#include "stkit/detail/cursor.hpp"
+#include "stkit/file.hpp"
+#include "stkit/format/safetensors.hpp"
+#include "stkit/pickle/machine.hpp"
+
+namespace stkit {
+namespace detail {
+namespace {
+
+bool starts_with(std::span<const std::byte> bytes, std::string_view magic, std::size_t at = 0) {
+    return bytes.size() >= at + magic.size() && as_text(bytes.subspan(at, magic.size())) == magic;
+}
+
+constexpr std::string_view hdf5_magic{"\x89HDF\r\n\x1a\n", 8};
+constexpr std::string_view lfs_magic = "version https://git-lfs.github.com/spec/v1\n";
+// torch's legacy files start with pickle.dump(MAGIC_NUMBER): PROTO n, LONG1 10 bytes, STOP.
+constexpr std::array<uint8_t, 13> legacy_magic_tail = {0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9,
+                                                       0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
+
+// Opcodes a protocol 0/1 pickle can plausibly start with (the pickler's first output).
+bool plausible_first_opcode(uint8_t op) {
+    constexpr std::string_view openers = "(]})cNIJKLMFGSTUVXP\x88\x89";
+    return openers.find(static_cast<char>(op)) != std::string_view::npos;
+}
+
+// HDF5's superblock may sit at 0, 512, 1024, 2048... (a user block before it).
+std::optional<uint64_t> hdf5_offset(std::span<const std::byte> bytes) {
+    for (uint64_t at = 0; at < bytes.size(); at = at == 0 ? 512 : at * 2) {
+        if (starts_with(bytes, hdf5_magic, at)) return at;
+        if (at > (uint64_t{1} << 40)) break;
+    }
+    return std::nullopt;
+}
+
+bool is_lfs_pointer(std::span<const std::byte> bytes) {
+    if (bytes.size() > 1024 || !starts_with(bytes, lfs_magic)) return false;
+    std::string_view text = as_text(bytes);
+    return text.find("\noid sha256:") != std::string_view::npos &&
+           text.find("\nsize ") != std::string_view::npos;
+}
+
+detection detect_safetensors(std::span<const std::byte> bytes) {
+    auto parsed = safetensors_file::from_buffer(bytes);
+    if (parsed.ok())
+        return {file_format::safetensors,
+                "safetensors with " + std::to_string(parsed->tensors().size()) + " tensors"};
+    const error& e = parsed.error();
+    std::string detail = "safetensors: " + std::string(error_code_name(e.code));
+    if (e.has_offset()) detail += " at byte " + std::to_string(e.offset);
+    if (!e.detail.empty()) detail += " (" + e.detail + ")";
+    return {file_format::safetensors_invalid, detail};
+}
+
+// A tar by its ustar magic; torch's oldest layout has members "sys_info", "pickle", "storages",
+// "tensors".
+std::optional<detection> detect_tar(std::span<const std::byte> bytes) {
+    if (!starts_with(bytes, "ustar", 257)) return std::nullopt;
+    bool pickle = false, storages = false;
+    archive_limits limits;
+    (void)archive_for_each(bytes, limits, [&](const archive_entry_info& info, std::span<const std::byte>) {
+        pickle = pickle || info.name == "pickle";
+        storages = storages || info.name == "storages";
+        return true;
+    });
+    if (pickle && storages) return detection{file_format::torch_tar, "torch.save tar layout"};
+    return detection{file_format::tar, "tar archive"};
+}
+
+std::optional<detection> detect_pickle(std::span<const std::byte> bytes) {
+    pickle_sniff sniff = sniff_pickle(bytes);
+    if (!sniff.is_pickle) return std::nullopt;
+    std::string proto = "pickle protocol " + std::to_string(sniff.protocol) +
+                        (sniff.has_proto ? "" : " (no PROTO opcode)");
+    if (sniff.torch_legacy) return detection{file_format::torch_legacy, "torch.save legacy layout, " + proto};
+    if (sniff.joblib) return detection{file_format::joblib, "joblib, " + proto};
+    return detection{file_format::pickle, proto};
+}
+
+}  // namespace
+
+pickle_sniff sniff_pickle(std::span<const std::byte> bytes) {
+    pickle_sniff sniff;
+    if (bytes.size() < 2) return sniff;
+    auto first = static_cast<uint8_t>(bytes[0]);
+    auto second = static_cast<uint8_t>(bytes[1]);
+    if (first == 0x80) {
+        if (second > 5) return sniff;
+        sniff.has_proto = true;
+        sniff.protocol = second;
+        // PROTO then one of the opcodes a pickler emits next (FRAME, a container, a global...).
+        if (bytes.size() < 3) return sniff;
+        sniff.is_pickle = true;
+        sniff.torch_legacy = bytes.size() >= 2 + legacy_magic_tail.size() &&
+                             std::memcmp(bytes.data() + 2, legacy_magic_tail.data(),
+                                         legacy_magic_tail.size()) == 0;
+    } else {
+        if (!plausible_first_opcode(first)) return sniff;
+        pickle::machine_options options;
+        options.mode = pickle::machine_mode::analysis;
+        options.limits.max_opcodes = 1'000'000;
+        options.limits.max_total_bytes = uint64_t{256} << 20;
+        auto run = pickle::run_pickle(bytes, options);
+        if (!run.ok()) return sniff;
+        bool ended = !run->stopped_by || run->stopped_by->code == error_code::pk_opcode_limit;
+        if (!ended || run->opcode_count < 2) return sniff;
+        sniff.is_pickle = true;
+        sniff.protocol = run->protocol;
+    }
+    std::string_view head = as_text(bytes.first(std::min<std::size_t>(bytes.size(), 16u << 20)));
+    sniff.joblib = head.find("joblib.numpy_pickle") != std::string_view::npos &&
+                   head.find("NumpyArrayWrapper") != std::string_view::npos;
+    return sniff;
+}
+
+detection detect_zip_layout(const zip_archive& zip) {
+    bool data_pkl = false, torchscript = false, config = false, weights = false, all_npy = true;
+    for (const zip_member& m : zip.members()) {
+        std::string_view name = m.name;
+        std::size_t slash = name.find('/');
+        std::string_view inner = slash == std::string_view::npos ? name : name.substr(slash + 1);
+        data_pkl = data_pkl || inner == "data.pkl" || name == "data.pkl";
+        torchscript = torchscript || inner == "constants.pkl" || inner.starts_with("code/");
+        config = config || name == "config.json";
+        weights = weights || name == "model.weights.h5";
+        all_npy = all_npy && name.ends_with(".npy");
+    }
+    std::string count = std::to_string(zip.members().size()) + " members";
+    if (torchscript) return {file_format::torchscript, "TorchScript archive, " + count};
+    if (data_pkl) return {file_format::torch_zip, "torch.save zip, " + count};
+    if (config && weights) return {file_format::keras_v3, "Keras 3 archive, " + count};
+    if (all_npy && !zip.members().empty()) return {file_format::numpy_npz, "npz, " + count};
+    return {file_format::zip, "zip archive, " + count};
+}
+
+detection detect_with(std::span<const std::byte> bytes, uint64_t max_inflate,
+                      std::vector<std::byte>* inner, std::optional<error>* inflate_error) {
+    if (bytes.empty()) return {file_format::unknown, "empty file"};
+    if (is_lfs_pointer(bytes)) return {file_format::git_lfs_pointer, "Git LFS pointer"};
+    if (bytes.size() >= 9 && static_cast<char>(bytes[8]) == '{') return detect_safetensors(bytes);
+    if (starts_with(bytes, "PK\x03\x04") || starts_with(bytes, "PK\x05\x06")) {
+        auto zip = zip_archive::open(bytes);
+        if (zip.ok()) return detect_zip_layout(*zip);
+        return {file_format::zip, "zip archive with an unreadable directory: " +
+                                      std::string(error_code_name(zip.error().code))};
+    }
+    if (starts_with(bytes, "\x93NUMPY")) {
+        auto npy = npy_parse(bytes);
+        if (!npy.ok()) return {file_format::numpy_npy, "npy with an invalid header: " +
+                                                           std::string(error_code_name(npy.error().code))};
+        return {file_format::numpy_npy, npy->object ? "npy with object dtype (pickled data)"
+                                                    : "npy " + npy->descr};
+    }
+    if (starts_with(bytes, hdf5_magic)) return {file_format::hdf5, "HDF5"};
+    if (starts_with(bytes, "GGUF") && bytes.size() >= 8) {
+        byte_cursor cursor(bytes.subspan(4, 4));
+        auto version = cursor.u32le();
+        if (version.ok() && *version >= 1 && *version <= 3)
+            return {file_format::gguf, "GGUF version " + std::to_string(*version)};
+    }
+    if (starts_with(bytes, "TFL3", 4)) return {file_format::tflite, "TFLite flatbuffer"};
+    if (starts_with(bytes, "7z\xbc\xaf\x27\x1c")) return {file_format::sevenzip, "7z archive"};
+    if (auto tar = detect_tar(bytes)) return *tar;
+    if (auto pickle = detect_pickle(bytes)) return *pickle;
+    if (compression codec = detect_compression(bytes.first(std::min<std::size_t>(bytes.size(), 64)));
+        codec != compression::none) {
+        auto inflated = decompress(bytes, codec, max_inflate);
+        std::string how = "compressed with " + std::string(compression_name(codec));
+        if (inflated.ok()) {
+            std::span<const std::byte> view(*inflated);
+            detection found;
+            if (auto pickle = detect_pickle(view)) {
+                found = pickle->format == file_format::joblib
+                            ? detection{file_format::joblib, "joblib, " + how}
+                            : detection{file_format::compressed_pickle, pickle->detail + ", " + how};
+            } else if (starts_with(view, "ustar", 257)) {
+                found = {file_format::tar, "tar archive, " + how};
+            } else if (codec == compression::gzip) {
+                found = {file_format::gzip, "gzip stream"};
+            } else {
+                found = {file_format::unknown, how};
+            }
+            if (inner) *inner = std::move(*inflated);
+            return found;
+        }
+        if (inflate_error) *inflate_error = inflated.error();
+        if (codec == compression::gzip) return {file_format::gzip, "gzip stream (" + how + ", not inflated)"};
+    }
+    std::string onnx_detail;
+    if (onnx_model_check(bytes, onnx_detail)) return {file_format::onnx, onnx_detail};
+    if (savedmodel_check(bytes)) return {file_format::tf_savedmodel, "SavedModel protobuf"};
+    if (auto at = hdf5_offset(bytes)) return {file_format::hdf5, "HDF5 after a " + std::to_string(*at) + "-byte user block"};
+    // A zip found from its end: data prepended to an archive still loads with most readers.
+    if (auto zip = zip_archive::open(bytes); zip.ok()) {
+        detection found = detect_zip_layout(*zip);
+        found.detail += ", with data before the first member";
+        return found;
+    }
+    return {file_format::unknown, "unrecognised content"};
+}
+
+}  // namespace detail
+
+std::string_view file_format_name(file_format format) noexcept {
+    switch (format) {
+        case file_format::unknown: return "unknown";
+        case file_format::safetensors: return "safetensors";
+        case file_format::safetensors_invalid: return "safetensors-invalid";
+        case file_format::torch_zip: return "torch-zip";
+        case file_format::torch_legacy: return "torch-legacy";
+        case file_format::torch_tar: return "torch-tar";
+        case file_format::torchscript: return "torchscript";
+        case file_format::pickle: return "pickle";
+        case file_format::joblib: return "joblib";
+        case file_format::numpy_npy: return "npy";
+        case file_format::numpy_npz: return "npz";
+        case file_format::hdf5: return "hdf5";
+        case file_format::keras_v3: return "keras";
+        case file_format::onnx: return "onnx";
+        case file_format::gguf: return "gguf";
+        case file_format::tf_savedmodel: return "tf-savedmodel";
+        case file_format::tflite: return "tflite";
+        case file_format::zip: return "zip";
+        case file_format::tar: return "tar";
+        case file_format::gzip: return "gzip";
+        case file_format::sevenzip: return "7z";
+        case file_format::compressed_pickle: return "compressed-pickle";
+        case file_format::git_lfs_pointer: return "git-lfs-pointer";
+    }
+    return "unknown";
+}
+
+bool file_format_can_carry_code(file_format format) noexcept {
+    switch (format) {
+        case file_format::torch_zip:
+        case file_format::torch_legacy:
+        case file_format::torch_tar:
+        case file_format::torchscript:
+        case file_format::pickle:
+        case file_format::joblib:
+        case file_format::hdf5:      // Keras .h5 Lambda layers
+        case file_format::keras_v3:  // Lambda layers, registered objects
+        case file_format::compressed_pickle:
+        case file_format::numpy_npy:  // object arrays
+        case file_format::numpy_npz:
+        case file_format::zip:  // members can be anything
+        case file_format::tar:
+        case file_format::gzip:
+        case file_format::sevenzip: return true;
+        default: return false;
+    }
+}
+
+detection detect_format(std::span<const std::byte> bytes) {
+    return detail::detect_with(bytes, uint64_t{1} << 30, nullptr);
+}
+
+result<detection> detect_path(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        if (std::filesystem::is_regular_file(path / "saved_model.pb", ec))
+            return detection{file_format::tf_savedmodel, "SavedModel folder"};
+        return make_error(error_code::io_open_failed, "a folder without saved_model.pb", no_offset,
+                          path.string());
+    }
+    STKIT_TRY(mapped_file file, mapped_file::open(path));
+    return detect_format(file.bytes());
+}
+
+}  // namespace stkit

@@ -1,0 +1,77 @@
+// Internals shared by the scanner's source files (not installed).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "stkit/containers/zip.hpp"
+#include "stkit/scan/detect.hpp"
+#include "stkit/scan/scan.hpp"
+
+namespace stkit::detail {
+
+inline std::string_view as_text(std::span<const std::byte> bytes) noexcept {
+    return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+inline std::span<const std::byte> as_bytes_of(std::string_view text) noexcept {
+    return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
+}
+
+// What a quick look at the start of a buffer says about a pickle stream there.
+struct pickle_sniff {
+    bool is_pickle = false;
+    int protocol = 0;
+    bool has_proto = false;     // starts with PROTO
+    bool torch_legacy = false;  // the first pickle is torch's legacy magic number
+    bool joblib = false;        // mentions joblib.numpy_pickle's wrappers
+};
+// Protocol 2–5 pickles start with PROTO; protocol 0/1 pickles have no magic, so the analysis
+// machine is run on the start and must end in STOP (or reach the sniffing opcode budget) after a
+// plausible first opcode.
+[[nodiscard]] pickle_sniff sniff_pickle(std::span<const std::byte> bytes);
+
+// Detection with the scanner's budget: when the format is a compressed wrapper, the decompressed
+// bytes are handed back in `inner` so the scan does not inflate twice, and a wrapper that could not
+// be inflated (over the budget, corrupt) is reported in `inflate_error`.
+[[nodiscard]] detection detect_with(std::span<const std::byte> bytes, uint64_t max_inflate,
+                                    std::vector<std::byte>* inner, std::optional<error>* inflate_error = nullptr);
+// The format of a zip by its member layout.
+[[nodiscard]] detection detect_zip_layout(const zip_archive& zip);
+
+// A real ONNX ModelProto / TF SavedModel proto check (see detect.cpp).
+[[nodiscard]] bool onnx_model_check(std::span<const std::byte> bytes, std::string& detail);
+[[nodiscard]] bool savedmodel_check(std::span<const std::byte> bytes);
+
+// The scan of one buffer, shared by scan.cpp and the carriers.
+struct scan_state {
+    const scan_options& options;
+    file_report& report;
+    uint64_t bytes_used = 0;
+    bool torchscript = false;  // inside a TorchScript archive: __torch__ classes are its own code
+
+    void add(finding f);
+    // Charges `bytes` to the budget; false (with a scan_size_limit finding) when it is spent.
+    bool charge(uint64_t bytes, const std::string& member);
+};
+
+// Detects `bytes` and scans it by format; `depth` counts nested containers and pickles.
+void scan_buffer(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
+                 unsigned depth, const detection* known = nullptr);
+// Every pickle of a stream from its start (pickles after STOP included).
+void scan_pickle_stream(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
+                        unsigned depth, bool multi_pickle_layout);
+// Zips (torch, TorchScript, Keras 3, npz, others): integrity, then every member that can carry code.
+void scan_zip(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
+              unsigned depth);
+// Keras model JSON (.keras config.json, .h5 model_config): Lambda layers and code references.
+void scan_keras_config(scan_state& state, std::string_view json, const std::string& member);
+void scan_hdf5(scan_state& state, std::span<const std::byte> bytes, const std::string& member);
+void scan_torchscript_code(scan_state& state, std::string_view code, const std::string& member);
+void scan_npy(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
+              unsigned depth);
+
+}  // namespace stkit::detail

@@ -1,0 +1,179 @@
+// Zips as PyTorch reads them: structural anomalies first (a second reader may see a different
+// archive), then every member that can carry code, whatever its name.
+//
+// Speed: tensor records (torch's data/ folder) are only sniffed (their first bytes, zero-copy from
+// the map), never read, CRC-checked or decompressed unless they look like something loadable.
+// Every member that is scanned is read through zip_archive::read (CRC-checked) or, when stored,
+// mapped and then CRC-checked.
+#include "scan/internal.hpp"
+#include <zlib.h>
+
+#include "stkit/containers/decompress.hpp"
+#include "stkit/detail/cursor.hpp"
+
+namespace stkit::detail {
+namespace {
+
+finding zip_finding(verdict severity, std::string category, std::string message, std::string member,
+                    uint64_t offset = no_offset) {
+    finding f;
+    f.severity = severity;
+    f.category = std::move(category);
+    f.message = std::move(message);
+    f.member = std::move(member);
+    f.offset = offset;
+    return f;
+}
+
+std::string_view anomaly_name(zip_anomaly_kind kind) {
+    switch (kind) {
+        case zip_anomaly_kind::name_mismatch: return "local and central names differ";
+        case zip_anomaly_kind::duplicate_name: return "duplicate member name";
+        case zip_anomaly_kind::encrypted: return "encryption flag set";
+        case zip_anomaly_kind::patch_data: return "patched-data flag set";
+        case zip_anomaly_kind::strong_encryption: return "strong encryption flag set";
+        case zip_anomaly_kind::unknown_flags: return "reserved flag bits set";
+        case zip_anomaly_kind::local_header_differs: return "local header disagrees with the central directory";
+        case zip_anomaly_kind::overlapping_members: return "members overlap";
+        case zip_anomaly_kind::data_before_first: return "data before the first member";
+        case zip_anomaly_kind::trailing_data: return "data after the end of the archive";
+    }
+    return "anomaly";
+}
+
+// Prepended or trailing bytes are common in benign self-extracting or concatenated files; the rest
+// only make two readers see two different archives.
+verdict anomaly_severity(zip_anomaly_kind kind) {
+    return kind == zip_anomaly_kind::data_before_first || kind == zip_anomaly_kind::trailing_data
+               ? verdict::suspicious
+               : verdict::dangerous;
+}
+
+std::string_view inner_name(std::string_view name) {
+    std::size_t slash = name.find('/');
+    return slash == std::string_view::npos ? name : name.substr(slash + 1);
+}
+
+bool pickle_name(std::string_view name) { return name.ends_with("pkl") || name.ends_with(".pickle"); }
+
+bool tensor_record(std::string_view name) { return inner_name(name).starts_with("data/"); }
+
+// Could these first bytes start something a loader would deserialize? (A cheap filter for tensor
+// records; anything that passes is scanned in full.)
+bool might_be_loadable(std::span<const std::byte> head) {
+    if (head.size() < 2) return false;
+    auto first = static_cast<uint8_t>(head[0]);
+    std::string_view text = as_text(head.first(std::min<std::size_t>(head.size(), 8)));
+    if (first == 0x80 && static_cast<uint8_t>(head[1]) <= 5) return true;
+    if (text.starts_with("PK") || text.starts_with("\x93NUMPY") || text.starts_with("7z")) return true;
+    if (detect_compression(head.first(std::min<std::size_t>(head.size(), 64))) != compression::none) return true;
+    return sniff_pickle(head.first(std::min<std::size_t>(head.size(), 4096))).is_pickle;
+}
+
+// A stored member's bytes, zero-copy, through the bounded cursor.
+result<std::span<const std::byte>> stored_span(std::span<const std::byte> archive, const zip_member& m) {
+    byte_cursor cursor(archive);
+    if (m.data_offset > archive.size()) return make_error(error_code::truncated, "member data past the end", m.data_offset, m.name);
+    STKIT_TRY_VOID(cursor.seek(static_cast<std::size_t>(m.data_offset)));
+    if (m.compressed_size > cursor.remaining())
+        return make_error(error_code::truncated, "member data past the end", m.data_offset, m.name);
+    return cursor.take(static_cast<std::size_t>(m.compressed_size));
+}
+
+uint32_t crc32_of(std::span<const std::byte> bytes) {
+    uLong crc = ::crc32(0L, Z_NULL, 0);
+    while (!bytes.empty()) {
+        auto chunk = static_cast<uInt>(std::min<std::size_t>(bytes.size(), 1u << 30));
+        crc = ::crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), chunk);
+        bytes = bytes.subspan(chunk);
+    }
+    return static_cast<uint32_t>(crc);
+}
+
+}  // namespace
+
+void scan_zip(scan_state& state, std::span<const std::byte> bytes, const std::string& member, unsigned depth) {
+    auto opened = zip_archive::open(bytes);
+    if (!opened.ok()) {
+        state.add(zip_finding(verdict::error, "malformed-archive", "zip: " + opened.error().to_string(), member));
+        return;
+    }
+    const zip_archive& zip = *opened;
+    auto where = [&](std::string_view name) { return member.empty() ? std::string(name) : member + "/" + std::string(name); };
+    for (const zip_anomaly& a : zip.anomalies()) {
+        state.add(zip_finding(anomaly_severity(a.kind), "evasion",
+                              "zip: " + std::string(anomaly_name(a.kind)) + (a.detail.empty() ? "" : " (" + a.detail + ")"),
+                              where(a.member), a.offset));
+    }
+    detection layout = detect_zip_layout(zip);
+    bool torch = layout.format == file_format::torch_zip || layout.format == file_format::torchscript;
+    bool saved_torchscript = state.torchscript;
+    if (layout.format == file_format::torchscript) {
+        state.torchscript = true;
+        state.add(zip_finding(verdict::suspicious, "torchscript",
+                              "TorchScript archive: torch.jit.load compiles and runs the code in its code/ folder",
+                              member));
+    }
+    for (const zip_member& m : zip.members()) {
+        if (m.name.ends_with('/') && m.uncompressed_size == 0) continue;
+        std::string name = where(m.name);
+        if (torch && tensor_record(m.name) && m.method == 0) {
+            auto view = stored_span(bytes, m);
+            if (view.ok() && !might_be_loadable(view->first(std::min<std::size_t>(view->size(), 4096)))) continue;
+        }
+        std::vector<std::byte> owned;
+        std::span<const std::byte> content;
+        if (m.method == 0) {
+            // Stored: the bytes torch would read, whatever the flags say (an "encrypted" stored
+            // member is readable by torch's reader, which ignores the flag).
+            auto view = stored_span(bytes, m);
+            if (!view.ok()) {
+                state.add(zip_finding(verdict::error, "malformed-archive", "zip member: " + view.error().to_string(),
+                                      name, m.data_offset));
+                continue;
+            }
+            content = *view;
+            if (crc32_of(content) != m.crc32)
+                state.add(zip_finding(verdict::dangerous, "evasion",
+                                      "zip member CRC mismatch: readers that check it refuse the member, others load it",
+                                      name, m.data_offset));
+        } else {
+            if (!state.charge(m.uncompressed_size, name)) break;
+            auto read = zip.read(m);
+            if (!read.ok()) {
+                const error& e = read.error();
+                bool crc = e.code == error_code::zip_crc_mismatch;
+                state.add(zip_finding(crc ? verdict::dangerous : verdict::error, crc ? "evasion" : "malformed-archive",
+                                      "zip member: " + e.to_string(), name, m.data_offset));
+                continue;
+            }
+            owned = std::move(*read);
+            content = owned;
+        }
+        std::string_view inner = inner_name(m.name);
+        if (layout.format == file_format::keras_v3 && m.name == "config.json") {
+            scan_keras_config(state, as_text(content), name);
+            continue;
+        }
+        if (layout.format == file_format::torchscript && inner.starts_with("code/")) {
+            scan_torchscript_code(state, as_text(content), name);
+            continue;
+        }
+        pickle_sniff sniff = sniff_pickle(content);
+        if (sniff.is_pickle && !pickle_name(m.name)) {
+            state.add(zip_finding(verdict::dangerous, "evasion",
+                                  "member holds a pickle under a name that is not a pickle's", name, m.data_offset));
+        }
+        if (sniff.is_pickle) {
+            scan_pickle_stream(state, content, name, depth + 1, false);
+            continue;
+        }
+        if (torch && (inner == "version" || inner == "byteorder" || inner == ".data/version" ||
+                      inner == ".data/serialization_id" || tensor_record(m.name)))
+            continue;
+        scan_buffer(state, content, name, depth + 1);
+    }
+    state.torchscript = saved_torchscript;
+}
+
+}  // namespace stkit::detail

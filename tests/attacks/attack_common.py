@@ -1,0 +1,136 @@
+"""Helpers shared by the attack generators in this folder.
+
+Each generator (one technique per file, NN_<technique>.py) defines:
+    EXPECTED = {"verdict": ..., "finding": {"category": ..., "module": ..., "name": ...}}
+        the verdict `stkit scan` must give and one finding it must report (keys compared exactly;
+        leave a key out to not compare it)
+    generate(folder) -> path of the file it wrote
+
+Payloads are harmless: they would only create the marker file named by marker_path() if something
+ever executed them. Nothing here unpickles or loads what it writes; run_attacks.py checks the marker
+never appears.
+"""
+import io
+import os
+import struct
+import zipfile
+import zlib
+
+MARKER_NAME = "STKIT_ATTACK_MARKER"
+
+
+def marker_path():
+    return os.path.join(os.environ.get("STKIT_SCRATCH", "/tmp"), MARKER_NAME)
+
+
+def shell_command():
+    return "touch " + marker_path()
+
+
+# --- pickle opcodes, written by hand so every byte is the technique's own ----------------------
+
+def proto(n):
+    return b"\x80" + bytes([n])
+
+
+def global_op(module, name):
+    """GLOBAL (protocol 0+): 'c' module '\\n' name '\\n'."""
+    return b"c" + module.encode() + b"\n" + name.encode() + b"\n"
+
+
+def short_unicode(text):
+    data = text.encode()
+    return b"\x8c" + bytes([len(data)]) + data
+
+
+def binunicode(text):
+    data = text.encode()
+    return b"X" + struct.pack("<I", len(data)) + data
+
+
+def short_bytes(data):
+    return b"C" + bytes([len(data)]) + data
+
+
+def binbytes(data):
+    return b"B" + struct.pack("<I", len(data)) + data
+
+
+def tuple1():
+    return b"\x85"
+
+
+REDUCE = b"R"
+STOP = b"."
+MARK = b"("
+TUPLE = b"t"
+MEMOIZE = b"\x94"
+STACK_GLOBAL = b"\x93"
+POP = b"0"
+DUP = b"2"
+
+
+def binget(i):
+    return b"h" + bytes([i])
+
+
+def frame(body):
+    return b"\x95" + struct.pack("<Q", len(body)) + body
+
+
+def call_with_string(module, name, argument, protocol=2):
+    """module.name(argument) with a GLOBAL and REDUCE."""
+    return proto(protocol) + global_op(module, name) + binunicode(argument) + tuple1() + REDUCE + STOP
+
+
+def os_system_pickle(protocol=2):
+    return call_with_string("os", "system", shell_command(), protocol)
+
+
+def benign_pickle():
+    """{'epoch': 3} at protocol 2."""
+    return proto(2) + b"}" + MARK + binunicode("epoch") + b"K\x03" + b"u" + STOP
+
+
+# --- zips, written entry by entry so the generators can break exactly one thing ------------------
+
+def write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def torch_zip_bytes(members, prefix="archive"):
+    """A stored zip in torch.save's layout: members is a list of (name under prefix, bytes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as z:
+        for name, data in members:
+            z.writestr(prefix + "/" + name, data)
+    return bytearray(buffer.getvalue())
+
+
+def find_local_header(archive, name):
+    """Offset of the local header of member `name`."""
+    needle = name.encode()
+    at = 0
+    while True:
+        at = archive.index(b"PK\x03\x04", at)
+        name_len = struct.unpack_from("<H", archive, at + 26)[0]
+        if bytes(archive[at + 30:at + 30 + name_len]) == needle:
+            return at
+        at += 4
+
+
+def find_central_header(archive, name):
+    needle = name.encode()
+    at = 0
+    while True:
+        at = archive.index(b"PK\x01\x02", at)
+        name_len = struct.unpack_from("<H", archive, at + 28)[0]
+        if bytes(archive[at + 46:at + 46 + name_len]) == needle:
+            return at
+        at += 4
+
+
+def crc32(data):
+    return zlib.crc32(data) & 0xFFFFFFFF

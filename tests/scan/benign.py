@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""No false positives: real checkpoints made with torch 1.13 (every dtype, tied weights, the legacy
+format, a nested .ckpt with plain-data extras), NumPy files, safetensors files written per the
+spec, a GGUF header, Git LFS pointers and random bytes must all scan `safe`, exit 0, with the right
+format. Random bytes must not be detected as ONNX (or anything else).
+
+Environment: STKIT_BIN, STKIT_SCRATCH. Run with /usr/bin/python3 (torch, numpy).
+"""
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+scratch = os.environ["STKIT_SCRATCH"]
+folder = os.path.join(scratch, "benign")
+os.makedirs(folder, exist_ok=True)
+expected = {}  # file name -> format stkit must report
+
+
+def path(name):
+    return os.path.join(folder, name)
+
+
+# torch checkpoints: every dtype torch 1.13 saves, views and tied weights.
+dtypes = [torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int8, torch.uint8, torch.int16,
+          torch.int32, torch.int64, torch.bool, torch.complex64, torch.complex128]
+tensors = {str(d).replace("torch.", ""): (torch.arange(12) % 3).to(d).reshape(3, 4) for d in dtypes}
+torch.save(tensors, path("dtypes.pt"))
+expected["dtypes.pt"] = "torch-zip"
+
+model = torch.nn.Sequential(torch.nn.Embedding(10, 4), torch.nn.Linear(4, 10, bias=False))
+model[1].weight = model[0].weight  # tied
+torch.save(model.state_dict(), path("tied.bin"))
+expected["tied.bin"] = "torch-zip"
+
+base = torch.arange(20, dtype=torch.float32)
+torch.save({"a": base[2:8], "b": base.view(4, 5)[1:, ::2], "param": torch.nn.Parameter(torch.ones(3))},
+           path("views.pth"))
+expected["views.pth"] = "torch-zip"
+
+torch.save(model.state_dict(), path("legacy.pt"), _use_new_zipfile_serialization=False)
+expected["legacy.pt"] = "torch-legacy"
+
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+model(torch.tensor([1, 2])).sum().backward()
+optimizer.step()
+checkpoint = {"epoch": 7, "global_step": 1234, "lr": 1e-3, "name": "run-1", "flags": [True, None],
+              "betas": (0.9, 0.999), "state_dict": model.state_dict(), "optimizer": optimizer.state_dict(),
+              "nested": {"ema": {"decay": 0.999, "weights": {"w": torch.zeros(2, 2)}}}}
+torch.save(checkpoint, path("nested.ckpt"))
+expected["nested.ckpt"] = "torch-zip"
+torch.save(checkpoint, path("nested_protocol4.ckpt"), pickle_protocol=4)
+expected["nested_protocol4.ckpt"] = "torch-zip"
+
+# NumPy.
+np.save(path("f32.npy"), np.arange(12, dtype=np.float32).reshape(3, 4))
+expected["f32.npy"] = "npy"
+np.save(path("big_endian.npy"), np.arange(5, dtype=">i8"))
+expected["big_endian.npy"] = "npy"
+np.savez(path("arrays.npz"), a=np.ones(3), b=np.zeros((2, 2), dtype=np.int16))
+expected["arrays.npz"] = "npz"
+np.savez_compressed(path("compressed.npz"), a=np.ones(100))
+expected["compressed.npz"] = "npz"
+
+
+# safetensors, written by hand from the spec: u64 header length, JSON header, data.
+def safetensors_file(name, entries, metadata=None):
+    header, data = {}, b""
+    for tensor_name, (dtype, shape, raw) in entries.items():
+        header[tensor_name] = {"dtype": dtype, "shape": shape, "data_offsets": [len(data), len(data) + len(raw)]}
+        data += raw
+    if metadata:
+        header["__metadata__"] = metadata
+    text = json.dumps(header).encode()
+    text += b" " * ((8 - len(text) % 8) % 8)
+    with open(path(name), "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + data)
+    expected[name] = "safetensors"
+
+
+safetensors_file("model.safetensors", {"w": ("F32", [2, 2], struct.pack("<4f", 1, 2, 3, 4)),
+                                       "b": ("BF16", [2], b"\x80\x3f\x00\x40")}, {"format": "pt"})
+safetensors_file("empty.safetensors", {})
+
+# GGUF header: magic, version 3, zero tensors, zero metadata entries.
+with open(path("model.gguf"), "wb") as f:
+    f.write(b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
+expected["model.gguf"] = "gguf"
+
+with open(path("pointer.bin"), "w") as f:
+    f.write("version https://git-lfs.github.com/spec/v1\noid sha256:" + "ab" * 32 + "\nsize 123456\n")
+expected["pointer.bin"] = "git-lfs-pointer"
+
+# Random bytes are only required not to pass the ONNX ModelProto check (they may look like a broken
+# pickle or safetensors file by chance, so their verdict is not asserted).
+random_names = set()
+random.seed(4)
+for i in range(20):
+    name = "random%02d.onnx" % i
+    with open(path(name), "wb") as f:
+        f.write(bytes(random.randrange(256) for _ in range(random.randrange(16, 4096))))
+    random_names.add(name)
+
+result = subprocess.run([os.environ["STKIT_BIN"], "scan", "--format", "json", "--jobs", "2", folder],
+                        capture_output=True, text=True)
+document = json.loads(result.stdout)
+failures = []
+seen = set()
+for report in document["files"]:
+    name = os.path.basename(report["path"])
+    seen.add(name)
+    if name in random_names:
+        if report["format"] == "onnx":
+            failures.append("%s: random bytes detected as ONNX" % name)
+        continue
+    if report["verdict"] != "safe":
+        failures.append("%s: %s %s" % (name, report["verdict"], json.dumps(report["findings"])[:2000]))
+    if name in expected and report["format"] != expected[name]:
+        failures.append("%s: format %s, expected %s (%s)" % (name, report["format"], expected[name], report["detail"]))
+missing = set(expected) - seen
+if missing:
+    failures.append("not reported: %s" % sorted(missing))
+paths = [f["path"] for f in document["files"]]
+if paths != sorted(paths):
+    failures.append("output order is not deterministic (sorted)")
+# The exit code over the files that must all be safe.
+result = subprocess.run([os.environ["STKIT_BIN"], "scan"] + [path(n) for n in sorted(expected)],
+                        capture_output=True, text=True)
+if result.returncode != 0:
+    failures.append("exit code %d: %s" % (result.returncode, result.stdout[-3000:]))
+for f in failures:
+    print(f)
+print("%d files, %d problems" % (len(document["files"]), len(failures)))
+sys.exit(1 if failures else 0)

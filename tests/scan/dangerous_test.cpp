@@ -1,0 +1,108 @@
+// The dangerous list: every gadget the issue names is classified with its category; allowlisted
+// and unknown-but-harmless globals are not; dotted names are checked component by component.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "stkit/scan/dangerous.hpp"
+
+namespace stkit {
+namespace {
+
+struct gadget {
+    const char* module;
+    const char* name;
+    danger_category category;
+};
+
+TEST(dangerous, every_named_gadget_is_classified) {
+    using enum danger_category;
+    const gadget gadgets[] = {
+        {"os", "system", process}, {"posix", "system", process}, {"nt", "system", process},
+        {"subprocess", "Popen", process}, {"builtins", "eval", code_execution},
+        {"builtins", "exec", code_execution}, {"builtins", "compile", code_execution},
+        {"builtins", "open", file}, {"builtins", "getattr", introspection},
+        {"builtins", "__import__", import_machinery}, {"builtins", "breakpoint", debugger},
+        {"runpy", "run_path", code_execution}, {"pty", "spawn", process}, {"socket", "create_connection", network},
+        {"ssl", "wrap_socket", network}, {"webbrowser", "open", network}, {"shutil", "rmtree", file},
+        {"ctypes", "CDLL", native_code}, {"importlib", "import_module", import_machinery},
+        {"inspect", "getmembers", introspection}, {"operator", "attrgetter", introspection},
+        {"operator", "itemgetter", introspection}, {"operator", "methodcaller", introspection},
+        {"functools", "partial", introspection}, {"code", "InteractiveInterpreter", code_execution},
+        {"doctest", "debug_script", code_execution}, {"pydoc", "pipepager", code_execution},
+        {"venv", "create", import_machinery}, {"cProfile", "run", code_execution},
+        {"profile", "run", code_execution}, {"trace", "Trace", code_execution}, {"timeit", "timeit", code_execution},
+        {"uuid", "_get_command_stdout", process}, {"logging.handlers", "SocketHandler", network},
+        {"logging.config", "listen", code_execution}, {"_io", "FileIO", file}, {"io", "open", file},
+        {"torch.serialization", "load", nested_deserialization}, {"torch._inductor.codecache", "compile_file", code_execution},
+        {"torch._dynamo.eval_frame", "innermost_fn", code_execution},
+        {"numpy.testing._private.utils", "runstring", code_execution}, {"pandas.io.pickle", "read_pickle", file},
+        {"pandas", "read_pickle", nested_deserialization}, {"multiprocessing.util", "spawnv_passfds", process},
+        {"pip", "main", import_machinery}, {"pip._internal.cli.main", "main", import_machinery},
+        {"pkgutil", "resolve_name", import_machinery}, {"asyncio.unix_events", "_UnixSubprocessTransport", process},
+        {"sys", "modules", process}, {"marshal", "loads", nested_deserialization},
+        {"pickle", "loads", nested_deserialization}, {"_pickle", "loads", nested_deserialization},
+        {"dill", "loads", nested_deserialization}, {"cloudpickle", "loads", nested_deserialization},
+        {"types", "CodeType", code_execution}, {"types", "FunctionType", code_execution},
+        {"bdb", "Bdb", debugger}, {"pdb", "run", debugger}, {"_posixsubprocess", "fork_exec", process},
+        {"signal", "signal", process}, {"tempfile", "mkstemp", file}, {"http.client", "HTTPConnection", network},
+        {"urllib.request", "urlopen", network}, {"requests", "get", network}, {"ftplib", "FTP", network},
+        {"smtplib", "SMTP", network},
+    };
+    for (const gadget& g : gadgets) {
+        auto match = classify_dangerous(g.module, g.name);
+        ASSERT_TRUE(match.has_value()) << g.module << "." << g.name;
+        EXPECT_EQ(match->category, g.category) << g.module << "." << g.name << " matched " << match->matched;
+        EXPECT_FALSE(match->reason.empty());
+    }
+}
+
+TEST(dangerous, dotted_names_and_python2_spellings) {
+    // An attribute path that reaches a dangerous module from a harmless one.
+    auto through = classify_dangerous("posixpath", "os.system");
+    ASSERT_TRUE(through.has_value());
+    EXPECT_EQ(through->category, danger_category::process);
+    EXPECT_EQ(through->matched, "os");
+    auto qualname = classify_dangerous("torch", "serialization.load");
+    ASSERT_TRUE(qualname.has_value());
+    EXPECT_EQ(qualname->category, danger_category::nested_deserialization);
+    auto python2 = classify_dangerous("__builtin__", "eval");
+    ASSERT_TRUE(python2.has_value());
+    EXPECT_EQ(python2->matched, "builtins.eval");
+    auto dunder = classify_dangerous("builtins", "object.__subclasses__");
+    ASSERT_TRUE(dunder.has_value());
+    EXPECT_EQ(dunder->category, danger_category::introspection);
+    // A module entry covers its submodules; a function entry only itself.
+    EXPECT_TRUE(classify_dangerous("os.path", "join").has_value());
+    EXPECT_FALSE(classify_dangerous("builtins", "evaluate").has_value());
+    EXPECT_FALSE(classify_dangerous("osx", "system").has_value());
+}
+
+TEST(dangerous, data_globals_are_not_listed) {
+    const std::pair<const char*, const char*> harmless[] = {
+        {"collections", "OrderedDict"}, {"torch._utils", "_rebuild_tensor_v2"}, {"torch", "FloatStorage"},
+        {"numpy.core.multiarray", "_reconstruct"}, {"numpy", "dtype"}, {"mylib.models", "Net"},
+        {"builtins", "set"}, {"_codecs", "encode"}, {"joblib.numpy_pickle", "NumpyArrayWrapper"},
+    };
+    for (auto [module, name] : harmless) EXPECT_FALSE(classify_dangerous(module, name).has_value()) << module << "." << name;
+}
+
+TEST(dangerous, nested_deserializers) {
+    EXPECT_TRUE(is_nested_deserializer("pickle", "loads"));
+    EXPECT_TRUE(is_nested_deserializer("_pickle", "loads"));
+    EXPECT_TRUE(is_nested_deserializer("torch", "load"));
+    EXPECT_TRUE(is_nested_deserializer("marshal", "loads"));
+    EXPECT_TRUE(is_nested_deserializer("dill", "loads"));
+    EXPECT_TRUE(is_nested_deserializer("cPickle", "loads"));
+    EXPECT_FALSE(is_nested_deserializer("os", "system"));
+    EXPECT_FALSE(is_nested_deserializer("pickle", "dumps"));
+}
+
+TEST(dangerous, category_names_are_distinct) {
+    std::set<std::string_view> names;
+    for (int i = 0; i <= static_cast<int>(danger_category::debugger); ++i)
+        EXPECT_TRUE(names.insert(danger_category_name(static_cast<danger_category>(i))).second);
+}
+
+}  // namespace
+}  // namespace stkit
