@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -24,6 +25,9 @@ class bounded_buffer {
 public:
     explicit bounded_buffer(uint64_t limit) noexcept : limit_(limit) {}
     [[nodiscard]] result<void> append(std::span<const std::byte> chunk);
+    // Reserves room for output whose size is known in advance (never past the limit), so a large
+    // result is one allocation instead of a doubling series that briefly holds 1.5× its size.
+    void reserve(uint64_t expected) { bytes_.reserve(static_cast<std::size_t>(std::min(expected, limit_))); }
     [[nodiscard]] std::vector<std::byte>& bytes() noexcept { return bytes_; }
     [[nodiscard]] chunk_sink sink() {
         return [this](std::span<const std::byte> chunk) { return append(chunk); };

@@ -505,6 +505,14 @@ result<void> stream_member(std::span<const std::byte> archive, const zip_limits&
 
 result<std::vector<std::byte>> zip_archive::read(const zip_member& m) const {
     detail::bounded_buffer out(limits_.max_decompressed_bytes);
+    // The declared size bounds the output (stream_member refuses more). A lying directory can
+    // declare far more than the data could inflate to, so reserve no more than deflate's best
+    // ratio (about 1032:1) allows for the compressed bytes.
+    constexpr uint64_t deflate_max_ratio = 1032;
+    uint64_t reachable = m.method == 0 ? m.compressed_size
+                                       : std::min<uint64_t>(m.compressed_size, UINT64_MAX / deflate_max_ratio) *
+                                                 deflate_max_ratio + 1024;
+    if (m.uncompressed_size <= limits_.max_decompressed_bytes) out.reserve(std::min(m.uncompressed_size, reachable));
     STKIT_TRY_VOID(stream_member(archive_, limits_, m, out.sink()));
     return std::move(out.bytes());
 }

@@ -55,6 +55,11 @@ result<checkpoint> load_torch_archive(const zip_archive& zip, const load_options
                               order->data_offset, order->name);
     }
 
+    if (pickle_member->uncompressed_size > options.max_pickle_bytes)
+        return make_error(error_code::decompressed_limit,
+                          "data.pkl of " + std::to_string(pickle_member->uncompressed_size) +
+                              " bytes, limit " + std::to_string(options.max_pickle_bytes),
+                          pickle_member->local_header_offset, pickle_member->name);
     STKIT_TRY(auto pickle_bytes, zip.read(*pickle_member));
     // Offsets in messages are absolute when the pickle is stored (torch always stores it).
     uint64_t base = pickle_member->method == 0 ? pickle_member->data_offset : 0;

@@ -106,6 +106,9 @@ struct checkpoint {
 struct load_options {
     pickle::pickle_limits limits;
     uint64_t max_decompressed_bytes = uint64_t{16} << 30;  // compressed zip records, npz members
+    // data.pkl holds names, shapes and storage keys only: a few MB even for 100,000 tensors. A
+    // larger one (a compressed bomb, or a payload hiding in bulk) is refused before inflating it.
+    uint64_t max_pickle_bytes = uint64_t{256} << 20;       // decompressed_limit, on data.pkl
     std::string npy_name = "array";  // the tensor name for a lone .npy (the CLI passes the stem)
     // The input is a read-only file map (mapped_file): pages already read may be dropped with
     // madvise(MADV_DONTNEED), so converting a file larger than memory keeps a small resident set.
