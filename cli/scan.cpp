@@ -99,7 +99,7 @@ command_registration scan_command("scan", 30, [](CLI::App& app) -> command_runne
     sub->add_option("-j,--jobs", args->jobs, "Files scanned in parallel")->check(CLI::Range(1u, 256u));
     sub->add_option("--max-depth", args->max_depth, "Nesting limit for containers and nested pickles")
         ->check(CLI::Range(0u, 1000u));
-    sub->add_option("--max-bytes", args->max_bytes, "Bytes decompressed or read per file");
+    sub->add_option("--max-bytes", args->max_bytes, "Bytes decompressed per file; beyond it content is reported as not scanned")->capture_default_str();
     sub->add_flag("-v,--verbose", args->verbose, "Also list informational notes");
     return [args] { return run_scan(*args); };
 });

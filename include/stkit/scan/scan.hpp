@@ -35,7 +35,9 @@ struct finding {
 
 struct scan_options {
     unsigned max_depth = 8;                           // scan_depth_limit: nested containers/pickles
-    uint64_t max_total_bytes = uint64_t{8} << 30;     // scan_size_limit: bytes decompressed or read
+    // scan_size_limit: bytes decompressed per file (stored members and mapped files are not
+    // counted). Beyond it the rest is reported as not scanned, which is at least suspicious.
+    uint64_t max_total_bytes = uint64_t{1} << 30;
 };
 
 struct file_report {
