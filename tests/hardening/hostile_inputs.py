@@ -113,11 +113,86 @@ def many_tensors_accepted():
     print(f"many_tensors_accepted: ok in {seconds:.2f}s, {rss:.0f} MB")
 
 
+def expect(case, arguments, want_exit, want_text):
+    """Runs one command; checks its exit code, that its output names want_text, and its bounds."""
+    code, out, err, seconds, rss = run(arguments)
+    assert code == want_exit, f"{case}: {arguments[0]} exit {code} (want {want_exit}): {out[-500:]} {err[-500:]}"
+    assert want_text in out + err, f"{case}: {arguments[0]} does not report {want_text}: {out[-800:]} {err[-500:]}"
+    check_bounded(case, seconds, rss)
+    print(f"{case}: {arguments[0]} -> {want_text} in {seconds:.2f}s, {rss:.0f} MB")
+
+
+def write(name, data):
+    path = os.path.join(SCRATCH, name)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    return path
+
+
+def pickle_huge_list():
+    # 20 million APPENDs under one MARK: a list that would take gigabytes as Python objects.
+    path = write("huge_list.pkl", b"\x80\x02]q\x00(" + b"N" * 20_000_000 + b"e.")
+    expect("pickle_huge_list", ["convert", "--json", path, "-o", path + ".safetensors"], 2, "pk_stack_limit")
+    expect("pickle_huge_list", ["scan", "--format", "json", path], 1, "pk_stack_limit")
+    assert not os.path.exists(path + ".safetensors")
+
+
+def pickle_huge_string():
+    # BINUNICODE8 claiming 2**62 bytes, and BINBYTES8 claiming 3 GiB with only a few present.
+    for name, opcode, claimed in (("unicode", b"\x8d", 2**62), ("bytes", b"\x8e", 3 << 30)):
+        path = write(f"huge_{name}.pkl", b"\x80\x04" + opcode + struct.pack("<Q", claimed) + b"abc.")
+        expect(f"pickle_huge_{name}", ["convert", "--json", path, "-o", path + ".safetensors"], 2,
+               "pk_string_limit")
+        expect(f"pickle_huge_{name}", ["scan", "--format", "json", path], 1, "pk_string_limit")
+
+
+def zip_bomb():
+    # A torch.save-shaped zip whose deflated data.pkl (1 MB on disk) inflates to 1 GiB.
+    path = os.path.join(SCRATCH, "bomb.pt")
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        # Streamed in 1 MiB pieces: this process's own peak would otherwise count in the child's
+        # ru_maxrss, which includes the memory it had when forked.
+        with archive.open("archive/data.pkl", "w") as member:
+            member.write(b"\x80\x02}q\x00.")
+            zeros = bytes(1 << 20)
+            for _ in range(1 << 10):
+                member.write(zeros)
+        archive.writestr("archive/version", "3\n")
+    assert os.path.getsize(path) < 2 << 20
+    expect("zip_bomb", ["convert", "--json", path, "-o", path + ".safetensors"], 2, "decompressed_limit")
+    expect("zip_bomb", ["scan", path], 1, "not all content was scanned")
+    assert not os.path.exists(path + ".safetensors")
+
+
+def nested_archive():
+    # A pickle that runs code, under 200 levels of zip in zip (and a tar.gz in the middle).
+    data = pickle.dumps(eval)  # a reference to builtins.eval: dangerous wherever it is found
+    for level in range(200):
+        buffer = io.BytesIO()
+        if level == 100:
+            import tarfile
+            with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+                info = tarfile.TarInfo(f"level{level}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        else:
+            with zipfile.ZipFile(buffer, "w") as archive:
+                archive.writestr(f"level{level}" + (".pkl" if level == 0 else ".zip"), data)
+        data = buffer.getvalue()
+    path = write("nested.zip", data)
+    expect("nested_archive", ["scan", path], 1, "nesting depth limit exceeded")
+    expect("nested_archive", ["convert", "--json", path, "-o", path + ".safetensors"], 2, "cv_invalid_checkpoint")
+
+
 CASES = {
     "header_length_bomb": header_length_bomb,
     "ten_million_tensors": ten_million_tensors,
     "json_nesting_bomb": json_nesting_bomb,
     "many_tensors_accepted": many_tensors_accepted,
+    "pickle_huge_list": pickle_huge_list,
+    "pickle_huge_string": pickle_huge_string,
+    "zip_bomb": zip_bomb,
+    "nested_archive": nested_archive,
 }
 
 
