@@ -4,6 +4,7 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -12,7 +13,8 @@ import fixtures  # noqa: E402
 
 STKIT = os.environ["STKIT_BIN"]
 SCRATCH = os.environ["STKIT_SCRATCH"]
-os.makedirs(SCRATCH, exist_ok=True)
+shutil.rmtree(SCRATCH, ignore_errors=True)  # a rerun starts from nothing
+os.makedirs(SCRATCH)
 TREE = os.path.join(SCRATCH, "tree")
 IDS = fixtures.build(TREE)
 FAILURES = []

@@ -14,7 +14,8 @@ import fixtures  # noqa: E402
 
 STKIT = os.environ["STKIT_BIN"]
 SCRATCH = os.environ["STKIT_SCRATCH"]
-os.makedirs(SCRATCH, exist_ok=True)
+shutil.rmtree(SCRATCH, ignore_errors=True)  # a rerun starts from nothing
+os.makedirs(SCRATCH)
 TREE = os.path.join(SCRATCH, "tree")
 fixtures.build(TREE)
 PAGE = os.path.join(SCRATCH, "audit.html")

@@ -2,6 +2,7 @@
 no safetensors Python package here), and bit-exact comparison with what torch/numpy load."""
 import json
 import os
+import shutil
 import pickle
 import struct
 import subprocess
@@ -11,6 +12,9 @@ import torch
 
 STKIT = os.environ["STKIT_BIN"]
 SCRATCH = os.environ["STKIT_SCRATCH"]
+# Each test script owns its scratch folder: start from nothing, so a rerun in the same build
+# folder does not meet the outputs of the last run (which the no-overwrite rule would refuse).
+shutil.rmtree(SCRATCH, ignore_errors=True)
 
 ST_TO_TORCH = {
     "BOOL": torch.bool, "U8": torch.uint8, "I8": torch.int8, "I16": torch.int16,

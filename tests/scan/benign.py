@@ -8,6 +8,7 @@ Environment: STKIT_BIN, STKIT_SCRATCH. Run with /usr/bin/python3 (torch, numpy).
 """
 import json
 import os
+import shutil
 import random
 import struct
 import subprocess
@@ -18,7 +19,8 @@ import torch
 
 scratch = os.environ["STKIT_SCRATCH"]
 folder = os.path.join(scratch, "benign")
-os.makedirs(folder, exist_ok=True)
+shutil.rmtree(folder, ignore_errors=True)  # a rerun starts from nothing
+os.makedirs(folder)
 expected = {}  # file name -> format stkit must report
 
 
