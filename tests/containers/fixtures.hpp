@@ -37,6 +37,13 @@ inline std::vector<std::byte> to_bytes(std::string_view text) {
     return bytes;
 }
 
+// The bytes of a string literal that holds NULs of its own, sized by the compiler (less the
+// terminating NUL), so no hand-counted length can be wrong.
+template <std::size_t N>
+std::string literal(const char (&text)[N]) {
+    return std::string(text, N - 1);
+}
+
 inline std::string to_text(std::span<const std::byte> bytes) {
     return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }

@@ -28,13 +28,13 @@ TEST(detect, safetensors_valid_and_which_rule_is_broken) {
 }
 
 TEST(detect, pickles_with_and_without_proto) {
-    auto p2 = detect_text(std::string("\x80\x02}q\x00.", 6));
+    auto p2 = detect_text(test::literal("\x80\x02}q\x00."));
     EXPECT_EQ(p2.format, file_format::pickle);
     EXPECT_NE(p2.detail.find("protocol 2"), std::string::npos) << p2.detail;
     auto p0 = detect_text("(lp0\nI1\naI2\na.");
     EXPECT_EQ(p0.format, file_format::pickle) << p0.detail;
     EXPECT_NE(p0.detail.find("no PROTO"), std::string::npos);
-    auto p1 = detect_text(std::string("]q\x00(K\x01K\x02e.", 11));
+    auto p1 = detect_text(test::literal("]q\x00(K\x01K\x02e."));
     EXPECT_EQ(p1.format, file_format::pickle) << p1.detail;
     // Text that starts with a plausible opcode but is no pickle.
     EXPECT_EQ(detect_text("(this is a README\n").format, file_format::unknown);
@@ -42,20 +42,20 @@ TEST(detect, pickles_with_and_without_proto) {
 }
 
 TEST(detect, torch_legacy_magic_and_joblib) {
-    std::string magic("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.\x80\x02M\xe9\x03.", 20);
+    std::string magic = test::literal("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.\x80\x02M\xe9\x03.");
     EXPECT_EQ(detect_text(magic).format, file_format::torch_legacy);
-    std::string joblib("\x80\x04\x63joblib.numpy_pickle\nNumpyArrayWrapper\n0N.", 43);
+    std::string joblib = test::literal("\x80\x04\x63joblib.numpy_pickle\nNumpyArrayWrapper\n0N.");
     EXPECT_EQ(detect_text(joblib).format, file_format::joblib);
 }
 
 TEST(detect, magic_formats) {
-    EXPECT_EQ(detect_text(std::string("GGUF\x03\x00\x00\x00", 8) + std::string(16, '\0')).format, file_format::gguf);
-    EXPECT_EQ(detect_text(std::string("\x1c\x00\x00\x00TFL3", 8) + std::string(32, '\0')).format, file_format::tflite);
-    EXPECT_EQ(detect_text(std::string("7z\xbc\xaf\x27\x1c\x00\x04", 8) + std::string(32, '\0')).format,
+    EXPECT_EQ(detect_text(test::literal("GGUF\x03\x00\x00\x00") + std::string(16, '\0')).format, file_format::gguf);
+    EXPECT_EQ(detect_text(test::literal("\x1c\x00\x00\x00TFL3") + std::string(32, '\0')).format, file_format::tflite);
+    EXPECT_EQ(detect_text(test::literal("7z\xbc\xaf\x27\x1c\x00\x04") + std::string(32, '\0')).format,
               file_format::sevenzip);
-    EXPECT_EQ(detect_text(std::string("\x89HDF\r\n\x1a\n", 8) + std::string(100, '\0')).format, file_format::hdf5);
+    EXPECT_EQ(detect_text(test::literal("\x89HDF\r\n\x1a\n") + std::string(100, '\0')).format, file_format::hdf5);
     // HDF5 after a 512-byte user block.
-    EXPECT_EQ(detect_text(std::string(512, ' ') + std::string("\x89HDF\r\n\x1a\n", 8) + std::string(100, '\0')).format,
+    EXPECT_EQ(detect_text(std::string(512, ' ') + test::literal("\x89HDF\r\n\x1a\n") + std::string(100, '\0')).format,
               file_format::hdf5);
     auto lfs = detect_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + std::string(64, 'a') +
                            "\nsize 12345\n");
@@ -76,7 +76,7 @@ TEST(detect, npy_notes_object_arrays) {
     auto plain = detect_text(header("<f4") + std::string(4, '\0'));
     EXPECT_EQ(plain.format, file_format::numpy_npy);
     EXPECT_EQ(plain.detail.find("object"), std::string::npos);
-    auto object = detect_text(header("|O") + std::string("\x80\x02N.", 4));
+    auto object = detect_text(header("|O") + test::literal("\x80\x02N."));
     EXPECT_EQ(object.format, file_format::numpy_npy);
     EXPECT_NE(object.detail.find("object"), std::string::npos);
 }
@@ -89,11 +89,11 @@ TEST(detect, onnx_requires_a_real_model_proto) {
     EXPECT_EQ(model.format, file_format::onnx) << model.detail;
     EXPECT_NE(model.detail.find("IR version 8"), std::string::npos);
     // Valid protobuf, wrong schema: the graph field as a varint; an unknown field; no graph.
-    EXPECT_NE(detect_text(std::string("\x08\x08\x38\x01", 4)).format, file_format::onnx);
-    EXPECT_NE(detect_text(std::string("\x08\x08\x3a\x03\x12\x01g\x78\x01", 9)).format, file_format::onnx);
-    EXPECT_NE(detect_text(std::string("\x08\x08\x12\x01g", 5)).format, file_format::onnx);
+    EXPECT_NE(detect_text(test::literal("\x08\x08\x38\x01")).format, file_format::onnx);
+    EXPECT_NE(detect_text(test::literal("\x08\x08\x3a\x03\x12\x01g\x78\x01")).format, file_format::onnx);
+    EXPECT_NE(detect_text(test::literal("\x08\x08\x12\x01g")).format, file_format::onnx);
     // The graph's own fields must parse: field 3 is not a GraphProto field.
-    EXPECT_NE(detect_text(std::string("\x08\x08\x3a\x03\x1a\x01g", 7)).format, file_format::onnx);
+    EXPECT_NE(detect_text(test::literal("\x08\x08\x3a\x03\x1a\x01g")).format, file_format::onnx);
     std::mt19937 random(4);
     for (int i = 0; i < 2000; ++i) {
         std::string noise(8 + random() % 512, '\0');
@@ -104,7 +104,7 @@ TEST(detect, onnx_requires_a_real_model_proto) {
 
 TEST(detect, savedmodel_proto) {
     // SavedModel {schema_version 1, meta_graphs {meta_info_def {}}}.
-    EXPECT_EQ(detect_text(std::string("\x08\x01\x12\x02\x0a\x00", 6)).format, file_format::tf_savedmodel);
+    EXPECT_EQ(detect_text(test::literal("\x08\x01\x12\x02\x0a\x00")).format, file_format::tf_savedmodel);
 }
 
 class detect_python : public test::scratch_test {};
@@ -156,7 +156,7 @@ with zipfile.ZipFile('prepended.zip', 'a') as z:  # appends with absolute offset
         EXPECT_EQ(found->format, format) << name << ": " << file_format_name(found->format) << " " << found->detail;
     }
     std::filesystem::create_directories(directory_ / "saved");
-    test::write_bytes(directory_ / "saved" / "saved_model.pb", to_bytes(std::string("\x08\x01\x12\x02\x0a\x00", 6)));
+    test::write_bytes(directory_ / "saved" / "saved_model.pb", to_bytes(test::literal("\x08\x01\x12\x02\x0a\x00")));
     auto folder = detect_path(directory_ / "saved");
     ASSERT_TRUE(folder.ok());
     EXPECT_EQ(folder->format, file_format::tf_savedmodel);

@@ -27,8 +27,8 @@ std::string dump(const file_report& r) {
     return scan_report_text({r}, true);
 }
 
-const std::string os_system("\x80\x02\x63os\nsystem\nX\x04\x00\x00\x00true\x85R.", 27);
-const std::string benign("\x80\x02}q\x00X\x01\x00\x00\x00" "aK\x01s.", 15);
+const std::string os_system = test::literal("\x80\x02\x63os\nsystem\nX\x04\x00\x00\x00true\x85R.");
+const std::string benign = test::literal("\x80\x02}q\x00X\x01\x00\x00\x00" "aK\x01s.");
 
 TEST(scan, allowlisted_data_is_safe) {
     auto r = scan_text(benign);
@@ -48,7 +48,7 @@ TEST(scan, dangerous_import_with_location) {
 }
 
 TEST(scan, unknown_import_is_suspicious) {
-    auto r = scan_text(std::string("\x80\x02\x63mylib\nNet\n)R.", 16));
+    auto r = scan_text(test::literal("\x80\x02\x63mylib\nNet\n)R."));
     EXPECT_EQ(r.overall, verdict::suspicious) << dump(r);
     EXPECT_TRUE(has(r, "unknown-import", "mylib", "Net"));
 }
@@ -68,7 +68,7 @@ TEST(scan, second_pickle_and_broken_tail) {
 
 TEST(scan, nested_pickle_loads_is_decoded) {
     std::string inner = os_system;
-    std::string outer = std::string("\x80\x03\x63pickle\nloads\nB", 17);
+    std::string outer = test::literal("\x80\x03\x63pickle\nloads\nB");
     uint32_t size = static_cast<uint32_t>(inner.size());
     for (int i = 0; i < 4; ++i) outer += static_cast<char>((size >> (8 * i)) & 0xff);
     outer += inner + "\x85R.";
@@ -156,7 +156,7 @@ TEST(scan_report, sarif_document) {
 
 TEST(scan_report, hostile_names_stay_valid_json) {
     file_report r = scan_text(benign);
-    r.path = std::string("bad\xff\xfe\x01name", 9);
+    r.path = test::literal("bad\xff\xfe\x01name");
     auto parsed = nlohmann::json::parse(scan_report_json({r}));
     EXPECT_EQ(parsed["files"][0]["path"].get<std::string>().substr(0, 3), "bad");
     EXPECT_EQ(scan_report_text({r}, false).find('\x01'), std::string::npos);
