@@ -32,6 +32,11 @@ function(stkit_add_component name)
   target_compile_features(${target} PUBLIC cxx_std_20)
   target_compile_options(${target} PRIVATE ${STKIT_WARNINGS})
   target_link_libraries(${target} PUBLIC ${ARG_PUBLIC_DEPS} PRIVATE ${ARG_PRIVATE_DEPS})
+  if(STKIT_SANITIZE)
+    # A sanitized static library needs the sanitizer runtimes wherever it is linked, including in
+    # a find_package(stkit) consumer of the installed build: the exported target says so.
+    target_link_options(${target} INTERFACE -fsanitize=address,undefined)
+  endif()
   set_property(GLOBAL APPEND PROPERTY STKIT_COMPONENTS ${target})
 endfunction()
 

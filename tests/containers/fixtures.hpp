@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -22,7 +23,7 @@ inline std::vector<std::byte> read_bytes(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     std::vector<char> chars((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::vector<std::byte> bytes(chars.size());
-    std::memcpy(bytes.data(), chars.data(), chars.size());
+    std::transform(chars.begin(), chars.end(), bytes.begin(), [](char c) { return std::byte(c); });
     return bytes;
 }
 
@@ -32,8 +33,9 @@ inline void write_bytes(const fs::path& path, std::span<const std::byte> bytes) 
 }
 
 inline std::vector<std::byte> to_bytes(std::string_view text) {
+    // Not memcpy: an empty view's data() may be null, which memcpy does not allow even for 0 bytes.
     std::vector<std::byte> bytes(text.size());
-    std::memcpy(bytes.data(), text.data(), text.size());
+    std::transform(text.begin(), text.end(), bytes.begin(), [](char c) { return std::byte(c); });
     return bytes;
 }
 
