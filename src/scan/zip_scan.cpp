@@ -8,6 +8,9 @@
 #include "scan/internal.hpp"
 #include <zlib.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "stkit/containers/decompress.hpp"
 #include "stkit/detail/cursor.hpp"
 
@@ -90,6 +93,31 @@ uint32_t crc32_of(std::span<const std::byte> bytes) {
     return static_cast<uint32_t>(crc);
 }
 
+// Findings that only say bytes did not parse as what they started like.
+bool only_noise(const finding& f) {
+    static constexpr std::string_view noise[] = {"malformed-pickle", "malformed-archive", "malformed",
+                                                 "trailing-data", "limit", "member"};
+    return std::find(std::begin(noise), std::end(noise), f.category) != std::end(noise);
+}
+
+// A tensor record that starts like something loadable. torch reads it as raw storage bytes and
+// never unpickles it, and float data often starts like a pickle (0x80 and a byte of 5 or less is
+// PROTO) or a container, so the record is scanned aside and reported only when it holds what can
+// run code in a loader that does deserialize it: an import, a call, an object array... Bytes that
+// merely stop parsing are tensor data (a parse error after a call would still report the call).
+void scan_tensor_record(scan_state& state, std::span<const std::byte> content, const std::string& name,
+                        unsigned depth) {
+    file_report aside;
+    scan_state record{state.options, aside, state.bytes_used, state.torchscript};
+    if (sniff_pickle(content).is_pickle) scan_pickle_stream(record, content, name, depth + 1, false);
+    else scan_buffer(record, content, name, depth + 1);
+    state.bytes_used = record.bytes_used;
+    if (std::all_of(aside.findings.begin(), aside.findings.end(), only_noise)) return;
+    state.add(zip_finding(verdict::dangerous, "evasion",
+                          "tensor record holds content that runs code when deserialized", name, 0));
+    for (finding& f : aside.findings) state.add(std::move(f));
+}
+
 }  // namespace
 
 void scan_zip(scan_state& state, std::span<const std::byte> bytes, const std::string& member, unsigned depth) {
@@ -157,6 +185,10 @@ void scan_zip(scan_state& state, std::span<const std::byte> bytes, const std::st
         }
         if (layout.format == file_format::torchscript && inner.starts_with("code/")) {
             scan_torchscript_code(state, as_text(content), name);
+            continue;
+        }
+        if (torch && tensor_record(m.name)) {
+            scan_tensor_record(state, content, name, depth);
             continue;
         }
         pickle_sniff sniff = sniff_pickle(content);

@@ -45,6 +45,19 @@ torch.save({"a": base[2:8], "b": base.view(4, 5)[1:, ::2], "param": torch.nn.Par
            path("views.pth"))
 expected["views.pth"] = "torch-zip"
 
+# Tensor data whose bytes start like things a loader could deserialize: PROTO 2 followed by float
+# bytes (one float32 in about ten thousand starts so), a zip signature, a gzip magic. torch reads
+# these records as raw bytes; they are data, not hidden payloads.
+lookalikes = {
+    "proto": b"\x80\x02\xf8\x3f" + bytes(range(60)),
+    "proto_then_mark": b"\x80\x03(\x3f" * 16,
+    "zip_magic": b"PK\x03\x04" + bytes(60),
+    "gzip_magic": b"\x1f\x8b\x08\x00" + bytes(60),
+}
+torch.save({name: torch.frombuffer(bytearray(raw), dtype=torch.float32).clone() for name, raw in lookalikes.items()},
+           path("lookalike_data.pt"))
+expected["lookalike_data.pt"] = "torch-zip"
+
 torch.save(model.state_dict(), path("legacy.pt"), _use_new_zipfile_serialization=False)
 expected["legacy.pt"] = "torch-legacy"
 
