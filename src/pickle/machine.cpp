@@ -42,7 +42,7 @@ std::string_view as_text(std::span<const std::byte> bytes) noexcept {
 
 machine::machine(std::span<const std::byte> data, const machine_options& options)
     : options_(options), cursor_(data, options.base_offset, error_code::pk_truncated) {
-    std::size_t guess = std::min<std::size_t>(data.size() / 8 + 16, std::size_t{1} << 16);
+    std::size_t guess = std::min<std::size_t>(data.size() / 4 + 16, std::size_t{1} << 22);
     run.nodes.reserve(guess);
     depth_.reserve(guess);
     stack_.reserve(64);
