@@ -1,5 +1,5 @@
 #!/bin/bash
-# Audit benchmark (results in bench/audit.md): 1,000 generated repositories (50,000 files) and one
+# Audit benchmark (figures in bench/README.md): 1,000 generated repositories (50,000 files) and one
 # repository with 2,000 commits, against `find ... -exec head -c 64 {} +`, the cost of merely
 # opening and touching every file. Peak memory from /usr/bin/time -v.
 # Usage: bench/audit_bench.sh path/to/stkit [workdir]

@@ -3,7 +3,7 @@
 //
 // The fixtures are made once by Debian's python3 with torch in $STKIT_SCAN_BENCH_DIR (default
 // /tmp/stkit-scan-bench): 40 checkpoints (state dicts of small models, a 64 MiB one, legacy and zip
-// formats) and stream.pkl, the data.pkl of a checkpoint holding 20,000 tensors. See bench/scan.md.
+// formats) and stream.pkl, the data.pkl of a checkpoint holding 20,000 tensors. Figures in bench/README.md.
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
