@@ -24,7 +24,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
     for (const stkit::tensor_view& t : file->tensors())
         if (!writer->declare(std::string(t.name), t.type, {t.shape.begin(), t.shape.end()}).ok()) std::abort();
     for (const auto& [key, value] : file->metadata())
-        if (!key.empty() && !writer->set_metadata(key, value).ok()) std::abort();
+        if (!writer->set_metadata(key, value).ok()) std::abort();
     auto order = writer->layout();
     if (!order.ok()) std::abort();
     for (const stkit::planned_tensor& t : *order)
@@ -41,7 +41,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, std::size_t size) {
         }
         for (const auto& [key, value] : file->metadata()) {
             auto it = again->metadata().find(key);
-            if (!key.empty() && (it == again->metadata().end() || it->second != value)) std::abort();
+            if (it == again->metadata().end() || it->second != value) std::abort();
         }
     }
     std::filesystem::remove(path);

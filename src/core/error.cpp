@@ -58,7 +58,7 @@ constexpr error_row error_table[] = {
     {error_code::st_buffer_too_small, "st_buffer_too_small", "destination buffer is too small"},
     {error_code::st_write_duplicate_name, "st_write_duplicate_name", "tensor name declared twice"},
     {error_code::st_write_reserved_name, "st_write_reserved_name", "tensor name __metadata__ is reserved"},
-    {error_code::st_write_invalid_name, "st_write_invalid_name", "tensor name is not valid UTF-8 or is empty"},
+    {error_code::st_write_invalid_name, "st_write_invalid_name", "tensor name is not valid UTF-8"},
     {error_code::st_write_byte_count_mismatch, "st_write_byte_count_mismatch", "bytes supplied do not match shape and dtype"},
     {error_code::st_write_out_of_order, "st_write_out_of_order", "tensor data supplied out of order"},
     {error_code::st_write_incomplete, "st_write_incomplete", "not every declared tensor was written"},

@@ -47,7 +47,8 @@ void append_u64(std::string& out, uint64_t value) {
 }
 
 result<void> check_name(std::string_view name, error_code invalid, error_code reserved) {
-    if (name.empty()) return make_error(invalid, "empty name");
+    // An empty name is a valid JSON key: the reader and the reference accept it, so the writer
+    // must too, or a file could not be rewritten (found by the read → write → read fuzz target).
     if (!detail::valid_utf8(name)) return make_error(invalid, "not UTF-8", no_offset, std::string(name));
     if (name == "__metadata__") return make_error(reserved, {}, no_offset, std::string(name));
     return {};
@@ -149,8 +150,8 @@ result<void> safetensors_writer::declare(std::string name, dtype type, std::vect
 
 result<void> safetensors_writer::set_metadata(std::string key, std::string value) {
     if (laid_out_) return make_error(error_code::invalid_argument, "set_metadata() after layout()", no_offset, key);
-    if (key.empty() || !detail::valid_utf8(key) || !detail::valid_utf8(value))
-        return make_error(error_code::st_write_invalid_name, "metadata key or value is empty or not UTF-8",
+    if (!detail::valid_utf8(key) || !detail::valid_utf8(value))
+        return make_error(error_code::st_write_invalid_name, "metadata key or value is not UTF-8",
                           no_offset, key);
     auto at = std::lower_bound(metadata_.begin(), metadata_.end(), key,
                                [](const auto& entry, const std::string& k) { return entry.first < k; });

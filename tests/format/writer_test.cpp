@@ -109,11 +109,30 @@ TEST_F(format_writer, escapes_names_like_serde_json) {
     EXPECT_NE(file->tensor_find(tensors[0].name), nullptr);
 }
 
+TEST_F(format_writer, empty_names_are_written_as_the_reference_writes_them) {
+    // "" is a valid JSON key, accepted by the reader and by the reference serializer.
+    fs::path path = directory_ / "empty_names.safetensors";
+    auto writer = safetensors_writer::create(path);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE(writer->set_metadata("", "v").ok());
+    ASSERT_TRUE(writer->declare("", dtype::u8, {1}).ok());
+    ASSERT_TRUE(writer->layout().ok());
+    auto written = writer->write_tensor("", test::to_bytes("x"));
+    ASSERT_TRUE(written.ok()) << written.error().to_string();
+    ASSERT_TRUE(writer->commit().ok());
+    EXPECT_EQ(read_file(path), length_prefix(80) +
+                                   "{\"__metadata__\":{\"\":\"v\"},\"\":{\"dtype\":\"U8\",\"shape\":[1],"
+                                   "\"data_offsets\":[0,1]}}    x");
+    auto file = safetensors_file::open(path);
+    ASSERT_TRUE(file.ok()) << file.error().to_string();
+    ASSERT_NE(file->tensor_find(""), nullptr);
+    EXPECT_EQ(file->metadata().at(""), "v");
+}
+
 TEST_F(format_writer, rejects_bad_declarations) {
     auto writer = safetensors_writer::create(directory_ / "x.safetensors");
     ASSERT_TRUE(writer.ok());
     EXPECT_EQ(writer->declare("__metadata__", dtype::u8, {1}).error().code, error_code::st_write_reserved_name);
-    EXPECT_EQ(writer->declare("", dtype::u8, {1}).error().code, error_code::st_write_invalid_name);
     EXPECT_EQ(writer->declare("bad\xff", dtype::u8, {1}).error().code, error_code::st_write_invalid_name);
     ASSERT_TRUE(writer->declare("a", dtype::u8, {1}).ok());
     auto twice = writer->declare("a", dtype::f32, {1});

@@ -61,7 +61,7 @@ using tensor_producer = std::function<result<void>(const byte_sink& sink)>;
                                        std::span<const std::pair<std::string, std::string>> metadata);
 
 // Sorts `tensors` into the reference order and assigns contiguous data offsets from 0. Errors:
-// st_write_invalid_name (empty or not UTF-8), st_write_reserved_name, st_write_duplicate_name,
+// st_write_invalid_name (not UTF-8), st_write_reserved_name, st_write_duplicate_name,
 // st_shape_overflow, st_partial_byte (element count × bits not a whole number of bytes).
 [[nodiscard]] result<void> plan_layout(std::vector<planned_tensor>& tensors);
 
@@ -79,8 +79,8 @@ public:
     // st_write_duplicate_name, st_shape_overflow, st_partial_byte (name set), invalid_argument
     // after layout().
     [[nodiscard]] result<void> declare(std::string name, dtype type, std::vector<uint64_t> shape);
-    // Adds a metadata entry (before layout()). Errors: st_write_invalid_name (key or value not UTF-8,
-    // empty key), st_write_duplicate_name (key given twice), invalid_argument after layout().
+    // Adds a metadata entry (before layout()). Errors: st_write_invalid_name (key or value not UTF-8),
+    // st_write_duplicate_name (key given twice), invalid_argument after layout().
     [[nodiscard]] result<void> set_metadata(std::string key, std::string value);
 
     // Fixes the file order and writes the header. Returns the tensors in file order (valid until the
