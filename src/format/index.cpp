@@ -5,6 +5,7 @@
 #include <unordered_map>
 
 #include "format/json_util.hpp"
+#include "format/sorted_runs.hpp"
 #include "stkit/format/safetensors.hpp"
 
 namespace stkit {
@@ -102,8 +103,8 @@ result<sharded_model> sharded_model::open(const std::filesystem::path& index_pat
     by_name.resize(model.tensors_.size());
     for (std::size_t i = 0; i < by_name.size(); ++i) by_name[i] = static_cast<uint32_t>(i);
     const auto& tensors = model.tensors_;
-    std::sort(by_name.begin(), by_name.end(),
-              [&](uint32_t a, uint32_t b) { return tensors[a].tensor->name < tensors[b].tensor->name; });
+    detail::sort_merging_runs(
+        by_name, [&](uint32_t a, uint32_t b) { return tensors[a].tensor->name < tensors[b].tensor->name; });
     for (std::size_t i = 1; i < by_name.size(); ++i) {
         const sharded_tensor& tensor = tensors[by_name[i]];
         if (tensor.tensor->name == tensors[by_name[i - 1]].tensor->name)

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "format/json_util.hpp"
+#include "format/sorted_runs.hpp"
 #include "stkit/detail/checked.hpp"
 #include "stkit/detail/cursor.hpp"
 #include "stkit/format/safetensors.hpp"
@@ -247,8 +248,7 @@ struct safetensors_file_builder {
         by_name.resize(tensors.size());
         for (std::size_t i = 0; i < tensors.size(); ++i) by_name[i] = static_cast<uint32_t>(i);
         auto name_less = [&](uint32_t a, uint32_t b) { return tensors[a].name < tensors[b].name; };
-        if (!std::is_sorted(by_name.begin(), by_name.end(), name_less))
-            std::sort(by_name.begin(), by_name.end(), name_less);
+        detail::sort_merging_runs(by_name, name_less);
         for (std::size_t i = 1; i < by_name.size(); ++i) {
             std::string_view name = tensors[by_name[i]].name;
             if (name == tensors[by_name[i - 1]].name)

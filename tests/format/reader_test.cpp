@@ -120,6 +120,18 @@ TEST(format_reader_reject, duplicate_keys_at_every_level) {
     EXPECT_EQ(reject(unknown, "x").code, error_code::st_duplicate_key);
 }
 
+TEST(format_reader_reject, duplicate_name_in_another_sorted_run) {
+    // In file order the names run b, z | a, b: two ascending runs (as two dtypes give in the
+    // reference layout); the repeated b is only adjacent once the runs are merged.
+    std::string header = "{\"b\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+                         "\"z\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]},"
+                         "\"a\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[2,3]},"
+                         "\"b\":{\"dtype\":\"I8\",\"shape\":[1],\"data_offsets\":[3,4]}}";
+    error e = reject(header, "wxyz");
+    EXPECT_EQ(e.code, error_code::st_duplicate_key);
+    EXPECT_EQ(e.name, "b");
+}
+
 TEST(format_reader_reject, tensor_not_object) {
     std::string header = "{\"__metadata__\":{},  \"w\":[1]}";
     error e = reject(header);
