@@ -10,7 +10,7 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cstdio>
+#include <charconv>
 #include <limits>
 #include <optional>
 #include <unordered_set>
@@ -297,9 +297,10 @@ void note_flags(zip_local_reader& notes, const zip_member& m) {
     if (uint16_t unknown = m.flags & static_cast<uint16_t>(~known_flags))
         notes.note(zip_anomaly_kind::unknown_flags, m, m.local_header_offset,
                    "reserved flag bits 0x" + [&] {
-                       char text[8];
-                       std::snprintf(text, sizeof text, "%04x", unknown);
-                       return std::string(text);
+                       char digits[4];
+                       auto end = std::to_chars(digits, digits + sizeof digits, unknown, 16).ptr;
+                       std::string text(static_cast<std::size_t>(digits + sizeof digits - end), '0');
+                       return text.append(digits, end);
                    }());
 }
 

@@ -311,12 +311,13 @@ TEST(zip_handmade, local_name_mismatch_and_duplicates) {
 }
 
 TEST(zip_handmade, flag_bits) {
-    spec s{{stored("enc", "1"), stored("patch", "2"), stored("strong", "3"), stored("odd", "4")},
+    spec s{{stored("enc", "1"), stored("patch", "2"), stored("strong", "3"), stored("odd", "4"), stored("low", "5")},
            "", "", "", false};
     s.entries[0].flags = 0x0001;
     s.entries[1].flags = 0x0020;
     s.entries[2].flags = 0x0041;
     s.entries[3].flags = 0x4000;
+    s.entries[4].flags = 0x0010;
     auto file = build(s);
     auto zip = zip_archive::open(file);
     ASSERT_TRUE(zip.ok());
@@ -328,6 +329,13 @@ TEST(zip_handmade, flag_bits) {
     EXPECT_EQ(zip->read(zip->members()[0]).error().code, error_code::zip_encrypted);
     EXPECT_EQ(zip->stored_bytes(zip->members()[2]).error().code, error_code::zip_encrypted);
     EXPECT_TRUE(zip->read(zip->members()[3]).ok());
+    auto detail_of = [&](std::string_view member) {
+        for (const zip_anomaly& a : zip->anomalies())
+            if (a.kind == zip_anomaly_kind::unknown_flags && a.member == member) return a.detail;
+        return std::string("(none)");
+    };
+    EXPECT_EQ(detail_of("odd"), "reserved flag bits 0x4000");
+    EXPECT_EQ(detail_of("low"), "reserved flag bits 0x0010");
 }
 
 TEST(zip_handmade, crc_mismatch) {
