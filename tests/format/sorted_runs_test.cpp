@@ -10,8 +10,8 @@
 
 namespace {
 
-// Names in `runs` ascending blocks (as the reference layout gives one block per dtype), shuffled
-// across blocks, with `repeats` names appearing twice.
+// `count` names in `runs` ascending blocks (as the reference layout gives one block per dtype);
+// drawn from 1,000 values, so many names repeat, within a block and across blocks.
 std::vector<std::string> names_in_runs(std::size_t count, std::size_t runs, unsigned seed) {
     std::mt19937 random(seed);
     std::vector<std::string> names;
@@ -40,12 +40,12 @@ void expect_sorted_like_std_sort(std::size_t count, std::size_t runs, unsigned s
     for (uint32_t i = 0; i < count; ++i) ASSERT_EQ(permutation[i], i) << "an index was lost or repeated";
 }
 
-TEST(SortMergingRuns, MatchesStdSortForAnyNumberOfRuns) {
+TEST(format_sorted_runs, matches_std_sort_for_any_number_of_runs) {
     for (std::size_t runs : {1u, 2u, 3u, 5u, 22u, 63u, 64u, 65u, 500u})
         for (unsigned seed = 1; seed <= 3; ++seed) expect_sorted_like_std_sort(2000, runs, seed);
 }
 
-TEST(SortMergingRuns, EmptyAndSingle) {
+TEST(format_sorted_runs, empty_and_single) {
     std::vector<uint32_t> none;
     stkit::detail::sort_merging_runs(none, [](uint32_t a, uint32_t b) { return a < b; });
     EXPECT_TRUE(none.empty());
@@ -54,7 +54,7 @@ TEST(SortMergingRuns, EmptyAndSingle) {
     EXPECT_EQ(one, std::vector<uint32_t>{7});
 }
 
-TEST(SortMergingRuns, DescendingInputIsFullySorted) {
+TEST(format_sorted_runs, descending_input_is_fully_sorted) {
     std::vector<uint32_t> order(300);
     for (uint32_t i = 0; i < order.size(); ++i) order[i] = 299 - i;
     stkit::detail::sort_merging_runs(order, [](uint32_t a, uint32_t b) { return a < b; });
