@@ -124,6 +124,7 @@ enum class error_code : uint16_t {
     decompressed_limit,
     decompress_failed,
     tar_invalid,
+    archive_encrypted,
     npy_invalid_magic,
     npy_unsupported_version,
     npy_invalid_header,
@@ -145,6 +146,7 @@ enum class error_code : uint16_t {
     cv_duplicate_name,
     cv_verify_failed,
     cv_index_invalid,
+    cv_ambiguous_archive,
 
     // scan/.
     scan_depth_limit,

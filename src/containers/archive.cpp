@@ -56,8 +56,13 @@ result<void> archive_for_each(
         struct archive_entry* entry = nullptr;
         int status = archive_read_next_header(a, &entry);
         if (status == ARCHIVE_EOF) break;
-        if (status != ARCHIVE_OK && status != ARCHIVE_WARN)
+        if (status != ARCHIVE_OK && status != ARCHIVE_WARN) {
+            // 7z can encrypt its headers: then not even the names can be read without the password.
+            if (archive_read_has_encrypted_entries(a) > 0)
+                return make_error(error_code::archive_encrypted,
+                                  "encrypted headers after " + std::to_string(members) + " members");
             return libarchive_error(a, "bad member header after " + std::to_string(members) + " members", {});
+        }
         bool raw = archive_format(a) == ARCHIVE_FORMAT_RAW;
         // Uncompressed data read as "raw" is not an archive at all.
         if (raw && archive_filter_count(a) <= 1)
@@ -68,10 +73,28 @@ result<void> archive_for_each(
         archive_entry_info info;
         const char* path = archive_entry_pathname(entry);
         info.name = raw || !path ? std::string() : std::string(path);
-        info.regular = archive_entry_filetype(entry) == AE_IFREG;
+        const char* hardlink = archive_entry_hardlink(entry);
+        const char* symlink = archive_entry_symlink(entry);
+        if (hardlink) {
+            info.kind = archive_entry_kind::hardlink;
+            info.link = hardlink;
+        } else if (archive_entry_filetype(entry) == AE_IFLNK) {
+            info.kind = archive_entry_kind::symlink;
+            info.link = symlink ? symlink : "";
+        } else if (archive_entry_filetype(entry) == AE_IFDIR) {
+            info.kind = archive_entry_kind::directory;
+        } else if (archive_entry_filetype(entry) != AE_IFREG) {
+            info.kind = archive_entry_kind::other;
+        }
+        info.regular = info.kind == archive_entry_kind::regular;
+        info.encrypted = archive_entry_is_data_encrypted(entry) || archive_entry_is_metadata_encrypted(entry);
         info.size = archive_entry_size_is_set(entry) && archive_entry_size(entry) > 0
                         ? static_cast<uint64_t>(archive_entry_size(entry))
                         : 0;
+        if (limits.headers_only || ((!info.regular || info.encrypted) && limits.every_entry)) {
+            if (!visit(info, {})) break;
+            continue;
+        }
         if (!info.regular) continue;
         uint64_t member_limit = std::min(limits.max_member_bytes,
                                          limits.max_total_bytes - std::min(total, limits.max_total_bytes));
@@ -79,7 +102,11 @@ result<void> archive_for_each(
         for (;;) {
             la_ssize_t count = archive_read_data(a, chunk.data(), chunk.size());
             if (count == 0) break;
-            if (count < 0) return libarchive_error(a, "cannot read member data", info.name);
+            if (count < 0) {
+                if (archive_read_has_encrypted_entries(a) > 0)
+                    return make_error(error_code::archive_encrypted, "encrypted member data", no_offset, info.name);
+                return libarchive_error(a, "cannot read member data", info.name);
+            }
             auto appended = bytes.append(std::span(chunk.data(), static_cast<std::size_t>(count)));
             if (!appended.ok()) {
                 error failure = std::move(appended).error();

@@ -193,27 +193,41 @@ compression detect_compression(std::span<const std::byte> head) noexcept {
     return compression::none;
 }
 
+namespace {
+
+result<void> decompress_into(std::span<const std::byte> data, compression codec, uint64_t max_bytes,
+                             detail::bounded_buffer& out) {
+    switch (codec) {
+        case compression::none: return out.append(data);
+        case compression::zlib: {
+            std::size_t skip = zfile_payload_offset(head_of(data, zfile_header + 1));
+            return inflate_all(data.subspan(skip), MAX_WBITS, false, out, max_bytes);
+        }
+        case compression::gzip: return inflate_all(data, MAX_WBITS + 16, true, out, max_bytes);
+        case compression::bz2: return bunzip(data, out);
+        case compression::xz: return unxz(data, false, out, max_bytes);
+        case compression::lzma: return unxz(data, true, out, max_bytes);
+        case compression::lz4: return unlz4(data, out);
+    }
+    return {};
+}
+
+}  // namespace
+
 result<std::vector<std::byte>> decompress(std::span<const std::byte> data, compression codec,
                                           uint64_t max_bytes) {
     detail::bounded_buffer out(max_bytes);
-    switch (codec) {
-        case compression::none:
-            STKIT_TRY_VOID(out.append(data));
-            break;
-        case compression::zlib: {
-            std::size_t skip = zfile_payload_offset(head_of(data, zfile_header + 1));
-            STKIT_TRY_VOID(inflate_all(data.subspan(skip), MAX_WBITS, false, out, max_bytes));
-            break;
-        }
-        case compression::gzip:
-            STKIT_TRY_VOID(inflate_all(data, MAX_WBITS + 16, true, out, max_bytes));
-            break;
-        case compression::bz2: STKIT_TRY_VOID(bunzip(data, out)); break;
-        case compression::xz: STKIT_TRY_VOID(unxz(data, false, out, max_bytes)); break;
-        case compression::lzma: STKIT_TRY_VOID(unxz(data, true, out, max_bytes)); break;
-        case compression::lz4: STKIT_TRY_VOID(unlz4(data, out)); break;
-    }
+    STKIT_TRY_VOID(decompress_into(data, codec, max_bytes, out));
     return std::move(out.bytes());
+}
+
+partial_decompression decompress_prefix(std::span<const std::byte> data, compression codec, uint64_t max_bytes) {
+    detail::bounded_buffer out(max_bytes);
+    partial_decompression result;
+    auto outcome = decompress_into(data, codec, max_bytes, out);
+    if (!outcome.ok()) result.failure = std::move(outcome).error();
+    result.bytes = std::move(out.bytes());
+    return result;
 }
 
 }  // namespace stkit

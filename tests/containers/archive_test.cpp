@@ -96,6 +96,50 @@ TEST_F(archive_python, limits_of_one) {
     EXPECT_EQ(walk("lone.gz", member_bytes).error().code, error_code::decompressed_limit);
 }
 
+TEST_F(archive_python, every_entry_shows_links_folders_and_encryption) {
+    ASSERT_TRUE(shell("7z a -bd -bso0 -bsp0 -psecret data_encrypted.7z tree >/dev/null && "
+                      "7z a -bd -bso0 -bsp0 -psecret -mhe=on headers_encrypted.7z tree >/dev/null"));
+    archive_limits all;
+    all.every_entry = true;
+    std::map<std::string, archive_entry_info> seen;
+    auto status = archive_for_each(bytes("t.tar"), all, [&](const archive_entry_info& info, std::span<const std::byte>) {
+        seen[info.name] = info;
+        return true;
+    });
+    ASSERT_TRUE(status.ok()) << status.error().to_string();
+    ASSERT_TRUE(seen.count("tree/link"));
+    EXPECT_EQ(seen["tree/link"].kind, archive_entry_kind::symlink);
+    EXPECT_EQ(seen["tree/link"].link, "a.txt");
+    bool folder = false;
+    for (const auto& [name, info] : seen) folder = folder || (name.starts_with("tree/sub") && info.kind == archive_entry_kind::directory);
+    EXPECT_TRUE(folder);
+    EXPECT_EQ(seen["tree/a.txt"].kind, archive_entry_kind::regular);
+    // Encrypted data: members are visited, marked, and given no bytes; libarchive cannot step over
+    // encrypted data in a solid 7z block, so the walk may end there, as encrypted.
+    std::size_t encrypted = 0;
+    status = archive_for_each(bytes("data_encrypted.7z"), all, [&](const archive_entry_info& info,
+                                                                   std::span<const std::byte> content) {
+        if (info.regular) {
+            EXPECT_TRUE(info.encrypted) << info.name;
+            EXPECT_TRUE(content.empty());
+            ++encrypted;
+        }
+        return true;
+    });
+    EXPECT_TRUE(status.ok() || status.error().code == error_code::archive_encrypted) << status.error().to_string();
+    EXPECT_GE(encrypted, 1u);
+    // Encrypted headers: not even the names can be read.
+    EXPECT_EQ(walk("headers_encrypted.7z").error().code, error_code::archive_encrypted);
+    // Only the layout, no member bytes.
+    archive_limits layout;
+    layout.headers_only = true;
+    status = archive_for_each(bytes("t.tar.gz"), layout, [&](const archive_entry_info&, std::span<const std::byte> content) {
+        EXPECT_TRUE(content.empty());
+        return true;
+    });
+    EXPECT_TRUE(status.ok());
+}
+
 TEST_F(archive_python, not_an_archive_and_truncated) {
     std::ofstream(directory_ / "plain.bin") << "just some bytes that are no archive";
     EXPECT_EQ(walk("plain.bin").error().code, error_code::tar_invalid);

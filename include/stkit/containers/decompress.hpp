@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -22,5 +23,15 @@ enum class compression : uint8_t { none, zlib, gzip, bz2, xz, lzma, lz4 };
 // (an xz/lzma header asks for a dictionary over max(128 MiB, min(max_bytes, 1 GiB))).
 [[nodiscard]] result<std::vector<std::byte>> decompress(std::span<const std::byte> data,
                                                         compression codec, uint64_t max_bytes);
+
+// What a streaming reader gets from a stream that fails part way: the bytes produced before the
+// corrupt or truncated point, or up to the limit, and why it stopped. A loader that unpickles while
+// it decompresses (joblib) runs that prefix before it sees the error.
+struct partial_decompression {
+    std::vector<std::byte> bytes;
+    std::optional<error> failure;  // as decompress() reports it; empty when the stream was whole
+};
+[[nodiscard]] partial_decompression decompress_prefix(std::span<const std::byte> data, compression codec,
+                                                      uint64_t max_bytes);
 
 }  // namespace stkit
