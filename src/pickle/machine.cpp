@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "pickle/internal.hpp"
+#include "pickle/opcodes.hpp"
 #include "pickle/text.hpp"
 #include "stkit/detail/checked.hpp"
 
@@ -13,24 +14,6 @@ namespace stkit::pickle {
 namespace detail {
 namespace {
 
-// Opcodes (pickletools.py names).
-enum opcode : uint8_t {
-    MARK = '(', STOP = '.', POP = '0', POP_MARK = '1', DUP = '2', FLOAT = 'F', INT = 'I',
-    BININT = 'J', BININT1 = 'K', LONG = 'L', BININT2 = 'M', NONE = 'N', PERSID = 'P',
-    BINPERSID = 'Q', REDUCE = 'R', STRING = 'S', BINSTRING = 'T', SHORT_BINSTRING = 'U',
-    UNICODE = 'V', BINUNICODE = 'X', APPEND = 'a', BUILD = 'b', GLOBAL = 'c', DICT = 'd',
-    EMPTY_DICT = '}', APPENDS = 'e', GET = 'g', BINGET = 'h', INST = 'i', LONG_BINGET = 'j',
-    LIST = 'l', EMPTY_LIST = ']', OBJ = 'o', PUT = 'p', BINPUT = 'q', LONG_BINPUT = 'r',
-    SETITEM = 's', TUPLE = 't', EMPTY_TUPLE = ')', SETITEMS = 'u', BINFLOAT = 'G',
-    PROTO = 0x80, NEWOBJ = 0x81, EXT1 = 0x82, EXT2 = 0x83, EXT4 = 0x84, TUPLE1 = 0x85,
-    TUPLE2 = 0x86, TUPLE3 = 0x87, NEWTRUE = 0x88, NEWFALSE = 0x89, LONG1 = 0x8a, LONG4 = 0x8b,
-    BINBYTES = 'B', SHORT_BINBYTES = 'C',
-    SHORT_BINUNICODE = 0x8c, BINUNICODE8 = 0x8d, BINBYTES8 = 0x8e, EMPTY_SET = 0x8f,
-    ADDITEMS = 0x90, FROZENSET = 0x91, NEWOBJ_EX = 0x92, STACK_GLOBAL = 0x93, MEMOIZE = 0x94,
-    FRAME = 0x95, BYTEARRAY8 = 0x96, NEXT_BUFFER = 0x97, READONLY_BUFFER = 0x98,
-};
-
-constexpr int highest_protocol = 5;
 // Memo keys below this live in a vector; larger ones (rare, hand-made) in a hash map.
 constexpr uint64_t dense_memo_keys = uint64_t{1} << 20;
 
@@ -485,11 +468,7 @@ result<void> machine::dispatch(uint8_t code) {
         case SHORT_BINBYTES:
         case BINBYTES8:
         case BYTEARRAY8: {
-            std::size_t width =
-                code == SHORT_BINSTRING || code == SHORT_BINUNICODE || code == SHORT_BINBYTES ? 1
-                : code == BINUNICODE8 || code == BINBYTES8 || code == BYTEARRAY8              ? 8
-                                                                                              : 4;
-            STKIT_TRY(uint64_t length, take_uint(width));
+            STKIT_TRY(uint64_t length, take_uint(counted_length_width(code)));
             if (code == BINSTRING && length >= 0x80000000u)
                 return refusal(error_code::pk_invalid_operand, "BINSTRING with a negative length");
             STKIT_TRY(std::size_t size, checked_length(length));

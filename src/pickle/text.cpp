@@ -147,6 +147,126 @@ std::optional<double> parse_python_float(std::string_view text) {
     return value;
 }
 
+namespace {
+
+std::string_view before_nul(std::string_view line) noexcept {
+    std::size_t nul = line.find('\0');
+    return nul == std::string_view::npos ? line : line.substr(0, nul);
+}
+
+// strtol(line + "\n", &end, 0) leaves `end` at the newline or at a NUL byte.
+bool strtol_accepts(std::string_view line) noexcept {
+    std::size_t i = 0;
+    while (i < line.size() && is_space(line[i])) ++i;
+    if (i < line.size() && (line[i] == '+' || line[i] == '-')) ++i;
+    unsigned base = 10;
+    if (i < line.size() && line[i] == '0') {
+        bool hex_prefix = i + 2 < line.size() && (line[i + 1] | 0x20) == 'x' && digit_value(line[i + 2]) < 16;
+        if (hex_prefix) {
+            base = 16;
+            i += 2;
+        } else {
+            base = 8;
+        }
+    }
+    std::size_t digits = 0;
+    while (i < line.size() && digit_value(line[i]) < static_cast<int>(base)) {
+        ++i;
+        ++digits;
+    }
+    if (digits == 0) return !line.empty() && line[0] == '\0';  // no conversion: end = start
+    return i == line.size() || line[i] == '\0';
+}
+
+// Python's float() grammar: spaces around, a sign, "inf", "infinity", "nan", or digits with
+// single underscores between them, an optional fraction and exponent.
+bool python_float_accepts(std::string_view text) noexcept {
+    text = trim(text);
+    if (!text.empty() && (text.front() == '+' || text.front() == '-')) text.remove_prefix(1);
+    std::string lower;
+    for (char c : text) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+    if (lower == "inf" || lower == "infinity" || lower == "nan") return true;
+    auto digits = [&](std::size_t& i) {
+        std::size_t count = 0;
+        while (i < text.size()) {
+            if (text[i] >= '0' && text[i] <= '9') {
+                ++count;
+                ++i;
+            } else if (text[i] == '_' && count > 0 && i + 1 < text.size() && text[i + 1] >= '0' &&
+                       text[i + 1] <= '9') {
+                ++i;
+            } else {
+                break;
+            }
+        }
+        return count;
+    };
+    std::size_t i = 0;
+    std::size_t whole = digits(i), fraction = 0;
+    if (i < text.size() && text[i] == '.') {
+        ++i;
+        fraction = digits(i);
+    }
+    if (whole + fraction == 0) return false;
+    if (i < text.size() && (text[i] | 0x20) == 'e') {
+        ++i;
+        if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+        if (digits(i) == 0) return false;
+    }
+    return i == text.size();
+}
+
+// PyOS_string_to_double on the line: a prefix with no leading space or underscores, ending at the
+// newline or a NUL. Overflow raises there, so digits whose value overflows are refused too; that
+// case is left to the Python grammar (float("1e999") is inf), so accepting it here changes nothing.
+bool c_float_accepts(std::string_view line) noexcept {
+    std::size_t i = 0;
+    if (i < line.size() && (line[i] == '+' || line[i] == '-')) ++i;
+    auto word = [&](std::string_view w) {
+        if (line.size() - i < w.size()) return false;
+        for (std::size_t k = 0; k < w.size(); ++k)
+            if ((line[i + k] | 0x20) != w[k]) return false;
+        return true;
+    };
+    if (word("infinity")) i += 8;
+    else if (word("inf") || word("nan")) i += 3;
+    else {
+        std::size_t mantissa = 0;
+        while (i < line.size() && line[i] >= '0' && line[i] <= '9') ++i, ++mantissa;
+        if (i < line.size() && line[i] == '.') {
+            ++i;
+            while (i < line.size() && line[i] >= '0' && line[i] <= '9') ++i, ++mantissa;
+        }
+        if (mantissa == 0) return false;
+        if (i < line.size() && (line[i] | 0x20) == 'e') {
+            std::size_t exponent_start = i++;
+            if (i < line.size() && (line[i] == '+' || line[i] == '-')) ++i;
+            std::size_t exponent = 0;
+            while (i < line.size() && line[i] >= '0' && line[i] <= '9') ++i, ++exponent;
+            if (exponent == 0) i = exponent_start;  // "1e" parses as 1, ending at 'e'
+        }
+    }
+    return i == line.size() || line[i] == '\0';
+}
+
+}  // namespace
+
+bool int_line_accepted(std::string_view line) {
+    if (line.empty()) return false;  // both refuse an empty line
+    return strtol_accepts(line) || parse_python_int(before_nul(line)).has_value();
+}
+
+bool long_line_accepted(std::string_view line) {
+    if (line.empty()) return false;
+    if (line.back() == 'L') line.remove_suffix(1);
+    return parse_python_int(before_nul(line)).has_value();
+}
+
+bool float_line_accepted(std::string_view line) {
+    if (line.empty()) return false;
+    return c_float_accepts(line) || python_float_accepts(line);
+}
+
 std::optional<std::string> escape_decode(std::string_view text) {
     std::string out;
     out.reserve(text.size());

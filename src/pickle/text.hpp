@@ -21,6 +21,15 @@ struct parsed_integer {
 [[nodiscard]] std::optional<uint64_t> parse_memo_key(std::string_view text);
 // float(text); nullopt if invalid.
 [[nodiscard]] std::optional<double> parse_python_float(std::string_view text);
+// Whether some CPython unpickler reading this INT line (without its newline) goes on: the C one
+// tries strtol(line, 0) (ending at the newline or a NUL byte) and then int() of the text before the
+// first NUL; the pure-Python one int(line, 0). The union, for the reachability interpreter.
+[[nodiscard]] bool int_line_accepted(std::string_view line);
+// The same for LONG: a trailing 'L' is dropped, then int(text, 0) (C: of the text before a NUL).
+[[nodiscard]] bool long_line_accepted(std::string_view line);
+// The same for FLOAT: C parses a prefix (no leading space, no underscores, overflow refused) that
+// must end at the newline or a NUL; Python float() takes spaces, underscores and overflows to inf.
+[[nodiscard]] bool float_line_accepted(std::string_view line);
 // LONG1/LONG4 bytes (little-endian two's complement) -> the same representation.
 [[nodiscard]] parsed_integer integer_from_bytes(std::string_view bytes);
 

@@ -11,9 +11,12 @@
 // Two modes:
 //   restricted  (the converter) — the first global outside the allowlist, disallowed call, BUILD or
 //               persistent id stops the run with an error naming the module, name and byte offset.
-//   analysis    (the scanner) — nothing stops it but malformed input or a limit: every import, call,
-//               instantiation, BUILD and extension is recorded as an event, non-allowlisted globals
-//               become opaque nodes, and the events seen before an error are kept.
+//   analysis    (the converter's report of a refusal, and tests) — nothing stops it but malformed
+//               input or a limit: every import, call, instantiation, BUILD and extension is recorded
+//               as an event, non-allowlisted globals become opaque nodes, and the events seen before
+//               an error are kept.
+// The scanner does not use this machine: what every unpickler could import from arbitrary bytes is
+// a different question, answered by stkit/pickle/reach.hpp without building values.
 //
 // All sizes are bounded by `pickle_limits`; each limit has its own error code.
 #pragma once
