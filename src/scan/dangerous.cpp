@@ -55,6 +55,7 @@ constexpr entry dangerous_table[] = {
     {"distutils", code_execution, "runs build commands"},
     {"setuptools", code_execution, "runs build commands"},
     {"idlelib", code_execution, "runs code through IDLE's interpreter"},
+    {"antigravity", code_execution, "opens a web browser when imported"},
     // Processes and the operating system.
     {"os", process, "operating system calls (system, exec*, spawn*, popen)"},
     {"posix", process, "operating system calls (system, exec*)"},
@@ -309,6 +310,8 @@ std::optional<danger_match> classify_dangerous(std::string_view module, std::str
     if (const entry* e = match_prefix(parts, 0))
         return danger_match{e->category, std::string(e->path), e->reason};
     for (const std::string& part : parts) {
+        // `python -m pkg` modules: importing one runs its program (venv, unittest, tkinter...).
+        if (part == "__main__") return danger_match{code_execution, part, "a __main__ module runs its program when imported"};
         if (std::find(std::begin(introspection_dunders), std::end(introspection_dunders), part) !=
             std::end(introspection_dunders))
             return danger_match{introspection, part, "reaches code or globals through a dunder attribute"};

@@ -12,7 +12,7 @@
 #include "stkit/detail/cursor.hpp"
 #include "stkit/file.hpp"
 #include "stkit/format/safetensors.hpp"
-#include "stkit/pickle/machine.hpp"
+#include "stkit/pickle/reach.hpp"
 
 namespace stkit {
 namespace detail {
@@ -27,12 +27,8 @@ constexpr std::string_view lfs_magic = "version https://git-lfs.github.com/spec/
 // torch's legacy files start with pickle.dump(MAGIC_NUMBER): PROTO n, LONG1 10 bytes, STOP.
 constexpr std::array<uint8_t, 13> legacy_magic_tail = {0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9,
                                                        0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e};
-
-// Opcodes a protocol 0/1 pickle can plausibly start with (the pickler's first output).
-bool plausible_first_opcode(uint8_t op) {
-    constexpr std::string_view openers = "(]})cNIJKLMFGSTUVXP\x88\x89";
-    return openers.find(static_cast<char>(op)) != std::string_view::npos;
-}
+// Opcodes the format label may look at for a pickle without PROTO: past this it is called a pickle.
+constexpr uint64_t sniff_opcodes = 10'000;
 
 // HDF5's superblock may sit at 0, 512, 1024, 2048... (a user block before it).
 std::optional<uint64_t> hdf5_offset(std::span<const std::byte> bytes) {
@@ -50,16 +46,30 @@ bool is_lfs_pointer(std::span<const std::byte> bytes) {
            text.find("\nsize ") != std::string_view::npos;
 }
 
-detection detect_safetensors(std::span<const std::byte> bytes) {
+// safetensors is claimed only on the evidence its loader needs: the header length fits the file
+// and the header is a JSON object. Then a broken rule is a broken safetensors file; anything else
+// (a .mo catalogue whose 9th byte happens to be '{') is not safetensors at all.
+std::optional<detection> detect_safetensors(std::span<const std::byte> bytes) {
+    byte_cursor cursor(bytes);
+    auto length = cursor.u64le();
+    if (!length.ok() || *length > cursor.remaining()) return std::nullopt;
     auto parsed = safetensors_file::from_buffer(bytes);
     if (parsed.ok())
-        return {file_format::safetensors,
-                "safetensors with " + std::to_string(parsed->tensors().size()) + " tensors"};
+        return detection{file_format::safetensors,
+                         "safetensors with " + std::to_string(parsed->tensors().size()) + " tensors"};
     const error& e = parsed.error();
+    switch (e.code) {
+        case error_code::st_file_too_small:
+        case error_code::st_header_incomplete:
+        case error_code::st_header_invalid_utf8:
+        case error_code::st_header_invalid_json:
+        case error_code::st_header_not_object: return std::nullopt;
+        default: break;
+    }
     std::string detail = "safetensors: " + std::string(error_code_name(e.code));
     if (e.has_offset()) detail += " at byte " + std::to_string(e.offset);
     if (!e.detail.empty()) detail += " (" + e.detail + ")";
-    return {file_format::safetensors_invalid, detail};
+    return detection{file_format::safetensors_invalid, detail};
 }
 
 // A tar by its ustar magic; torch's oldest layout has members "sys_info", "pickle", "storages",
@@ -68,6 +78,7 @@ std::optional<detection> detect_tar(std::span<const std::byte> bytes) {
     if (!starts_with(bytes, "ustar", 257)) return std::nullopt;
     bool pickle = false, storages = false;
     archive_limits limits;
+    limits.headers_only = true;
     (void)archive_for_each(bytes, limits, [&](const archive_entry_info& info, std::span<const std::byte>) {
         pickle = pickle || info.name == "pickle";
         storages = storages || info.name == "storages";
@@ -77,51 +88,35 @@ std::optional<detection> detect_tar(std::span<const std::byte> bytes) {
     return detection{file_format::tar, "tar archive"};
 }
 
+// A pickle stream by how an unpickler runs it. Protocols 2–5 start with PROTO; protocols 0 and 1
+// have no magic, so the first load is run (briefly): it is a pickle when it reaches STOP or an
+// import. This only names the format: the verdict comes from the full analysis, run on every
+// buffer whatever its name.
 std::optional<detection> detect_pickle(std::span<const std::byte> bytes) {
-    pickle_sniff sniff = sniff_pickle(bytes);
-    if (!sniff.is_pickle) return std::nullopt;
-    std::string proto = "pickle protocol " + std::to_string(sniff.protocol) +
-                        (sniff.has_proto ? "" : " (no PROTO opcode)");
-    if (sniff.torch_legacy) return detection{file_format::torch_legacy, "torch.save legacy layout, " + proto};
-    if (sniff.joblib) return detection{file_format::joblib, "joblib, " + proto};
-    return detection{file_format::pickle, proto};
+    if (bytes.size() < 2) return std::nullopt;
+    bool proto = static_cast<uint8_t>(bytes[0]) == 0x80 && static_cast<uint8_t>(bytes[1]) <= 5;
+    int protocol = proto ? static_cast<uint8_t>(bytes[1]) : 0;
+    if (!proto) {
+        pickle::reach_options options;
+        options.read_on = false;
+        options.collect_staged = false;
+        options.limits.max_opcodes = sniff_opcodes;
+        pickle::reach_result run = pickle::reach_analyse(bytes, options);
+        bool long_enough = run.limit && run.limit->code == error_code::pk_opcode_limit;
+        if (!run.looks_like_pickle(bytes.size()) && !long_enough) return std::nullopt;
+        protocol = run.pickles.empty() ? 0 : run.pickles.front().protocol;
+    }
+    std::string description = "pickle protocol " + std::to_string(protocol) + (proto ? "" : " (no PROTO opcode)");
+    if (proto && bytes.size() >= 2 + legacy_magic_tail.size() &&
+        std::memcmp(bytes.data() + 2, legacy_magic_tail.data(), legacy_magic_tail.size()) == 0)
+        return detection{file_format::torch_legacy, "torch.save legacy layout, " + description};
+    std::string_view head = as_text(bytes.first(std::min<std::size_t>(bytes.size(), 16u << 20)));
+    if (head.find("joblib.numpy_pickle") != std::string_view::npos && head.find("NumpyArrayWrapper") != std::string_view::npos)
+        return detection{file_format::joblib, "joblib, " + description};
+    return detection{file_format::pickle, description};
 }
 
 }  // namespace
-
-pickle_sniff sniff_pickle(std::span<const std::byte> bytes) {
-    pickle_sniff sniff;
-    if (bytes.size() < 2) return sniff;
-    auto first = static_cast<uint8_t>(bytes[0]);
-    auto second = static_cast<uint8_t>(bytes[1]);
-    if (first == 0x80) {
-        if (second > 5) return sniff;
-        sniff.has_proto = true;
-        sniff.protocol = second;
-        // PROTO then one of the opcodes a pickler emits next (FRAME, a container, a global...).
-        if (bytes.size() < 3) return sniff;
-        sniff.is_pickle = true;
-        sniff.torch_legacy = bytes.size() >= 2 + legacy_magic_tail.size() &&
-                             std::memcmp(bytes.data() + 2, legacy_magic_tail.data(),
-                                         legacy_magic_tail.size()) == 0;
-    } else {
-        if (!plausible_first_opcode(first)) return sniff;
-        pickle::machine_options options;
-        options.mode = pickle::machine_mode::analysis;
-        options.limits.max_opcodes = 1'000'000;
-        options.limits.max_total_bytes = uint64_t{256} << 20;
-        auto run = pickle::run_pickle(bytes, options);
-        if (!run.ok()) return sniff;
-        bool ended = !run->stopped_by || run->stopped_by->code == error_code::pk_opcode_limit;
-        if (!ended || run->opcode_count < 2) return sniff;
-        sniff.is_pickle = true;
-        sniff.protocol = run->protocol;
-    }
-    std::string_view head = as_text(bytes.first(std::min<std::size_t>(bytes.size(), 16u << 20)));
-    sniff.joblib = head.find("joblib.numpy_pickle") != std::string_view::npos &&
-                   head.find("NumpyArrayWrapper") != std::string_view::npos;
-    return sniff;
-}
 
 detection detect_zip_layout(const zip_archive& zip) {
     bool data_pkl = false, torchscript = false, config = false, weights = false, all_npy = true;
@@ -147,7 +142,8 @@ detection detect_with(std::span<const std::byte> bytes, uint64_t max_inflate,
                       std::vector<std::byte>* inner, std::optional<error>* inflate_error) {
     if (bytes.empty()) return {file_format::unknown, "empty file"};
     if (is_lfs_pointer(bytes)) return {file_format::git_lfs_pointer, "Git LFS pointer"};
-    if (bytes.size() >= 9 && static_cast<char>(bytes[8]) == '{') return detect_safetensors(bytes);
+    if (bytes.size() >= 9 && static_cast<char>(bytes[8]) == '{')
+        if (auto found = detect_safetensors(bytes)) return *found;
     if (starts_with(bytes, "PK\x03\x04") || starts_with(bytes, "PK\x05\x06")) {
         auto zip = zip_archive::open(bytes);
         if (zip.ok()) return detect_zip_layout(*zip);
@@ -174,11 +170,15 @@ detection detect_with(std::span<const std::byte> bytes, uint64_t max_inflate,
     if (auto pickle = detect_pickle(bytes)) return *pickle;
     if (compression codec = detect_compression(bytes.first(std::min<std::size_t>(bytes.size(), 64)));
         codec != compression::none) {
-        auto inflated = decompress(bytes, codec, max_inflate);
+        partial_decompression inflated = decompress_prefix(bytes, codec, max_inflate);
         std::string how = "compressed with " + std::string(compression_name(codec));
-        if (inflated.ok()) {
-            std::span<const std::byte> view(*inflated);
-            detection found;
+        // A magic number alone is not evidence (two bytes of text can look like a zlib header);
+        // decoded output is, and so is a stream that decoded past the budget.
+        bool decoded = !inflated.bytes.empty() ||
+                       (inflated.failure && inflated.failure->code == error_code::decompressed_limit);
+        if (decoded || codec == compression::gzip || codec == compression::xz) {
+            std::span<const std::byte> view(inflated.bytes);
+            detection found{codec == compression::gzip ? file_format::gzip : file_format::unknown, how};
             if (auto pickle = detect_pickle(view)) {
                 found = pickle->format == file_format::joblib
                             ? detection{file_format::joblib, "joblib, " + how}
@@ -186,15 +186,16 @@ detection detect_with(std::span<const std::byte> bytes, uint64_t max_inflate,
             } else if (starts_with(view, "ustar", 257)) {
                 found = {file_format::tar, "tar archive, " + how};
             } else if (codec == compression::gzip) {
-                found = {file_format::gzip, "gzip stream"};
-            } else {
-                found = {file_format::unknown, how};
+                found.detail = "gzip stream";
             }
-            if (inner) *inner = std::move(*inflated);
+            if (inflated.failure) {
+                found.detail += " (" + std::string(error_code_name(inflated.failure->code)) + " after " +
+                                std::to_string(inflated.bytes.size()) + " bytes)";
+                if (inflate_error) *inflate_error = std::move(inflated.failure);
+            }
+            if (inner) *inner = std::move(inflated.bytes);
             return found;
         }
-        if (inflate_error) *inflate_error = inflated.error();
-        if (codec == compression::gzip) return {file_format::gzip, "gzip stream (" + how + ", not inflated)"};
     }
     std::string onnx_detail;
     if (onnx_model_check(bytes, onnx_detail)) return {file_format::onnx, onnx_detail};

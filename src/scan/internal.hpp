@@ -21,19 +21,6 @@ inline std::span<const std::byte> as_bytes_of(std::string_view text) noexcept {
     return {reinterpret_cast<const std::byte*>(text.data()), text.size()};
 }
 
-// What a quick look at the start of a buffer says about a pickle stream there.
-struct pickle_sniff {
-    bool is_pickle = false;
-    int protocol = 0;
-    bool has_proto = false;     // starts with PROTO
-    bool torch_legacy = false;  // the first pickle is torch's legacy magic number
-    bool joblib = false;        // mentions joblib.numpy_pickle's wrappers
-};
-// Protocol 2–5 pickles start with PROTO; protocol 0/1 pickles have no magic, so the analysis
-// machine is run on the start and must end in STOP (or reach the sniffing opcode budget) after a
-// plausible first opcode.
-[[nodiscard]] pickle_sniff sniff_pickle(std::span<const std::byte> bytes);
-
 // Detection with the scanner's budget: when the format is a compressed wrapper, the decompressed
 // bytes are handed back in `inner` so the scan does not inflate twice, and a wrapper that could not
 // be inflated (over the budget, corrupt) is reported in `inflate_error`.
@@ -58,12 +45,19 @@ struct scan_state {
     bool charge(uint64_t bytes, const std::string& member);
 };
 
-// Detects `bytes` and scans it by format; `depth` counts nested containers and pickles.
-void scan_buffer(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
-                 unsigned depth, const detection* known = nullptr);
-// Every pickle of a stream from its start (pickles after STOP included).
-void scan_pickle_stream(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
-                        unsigned depth, bool multi_pickle_layout);
+// The one dispatch: detects `bytes`, scans it the way its format's own loader reads it, and always
+// also the way an unpickler would read it from its first byte (scan_pickle_reach), whatever the
+// format, so no detection result can make a buffer skip that. `depth` counts nested containers and
+// pickles. Returns the detection it used.
+detection scan_buffer(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
+                      unsigned depth, const detection* known = nullptr);
+// What unpicklers import from `bytes` (every pickle of the stream, every reading), judged against
+// the allowlist and the dangerous list. True when the bytes ran like a pickle (for labels).
+bool scan_pickle_reach(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
+                       unsigned depth, bool legacy_layout);
+// Names an extraction would write outside its folder: absolute, drive-letter, UNC or with a ".."
+// component, with either separator.
+[[nodiscard]] bool escapes_folder(std::string_view path) noexcept;
 // Zips (torch, TorchScript, Keras 3, npz, others): integrity, then every member that can carry code.
 void scan_zip(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
               unsigned depth);

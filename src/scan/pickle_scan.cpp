@@ -1,14 +1,14 @@
-// Pickle streams: every pickle in the stream through the analysis machine, every event judged.
-//
-// The allowlist (stkit/pickle/allowlist.hpp) decides what is safe; the dangerous list only decides
-// how bad an unknown global is. Anything the machine records that is not allowlisted is a finding,
-// so an unknown import fails the scan (fail closed).
+// What an unpickler does with a buffer, judged: every import the reachability interpreter
+// (stkit/pickle/reach.hpp) finds, in every reading and every pickle of the stream, becomes a
+// finding unless the allowlist (stkit/pickle/allowlist.hpp) knows it; the dangerous list only
+// decides how bad an unknown import is. Buffers that import nothing get no finding at all, so
+// ordinary files stay quiet; anything that imports is at least suspicious (fail closed).
 #include <set>
 #include <utility>
 
 #include "scan/internal.hpp"
 #include "stkit/pickle/allowlist.hpp"
-#include "stkit/pickle/machine.hpp"
+#include "stkit/pickle/reach.hpp"
 #include "stkit/scan/dangerous.hpp"
 
 namespace stkit::detail {
@@ -16,21 +16,16 @@ namespace {
 
 // torch's legacy files hold five pickles back to back (magic number, protocol version, sys_info,
 // the object, the storage keys) followed by raw storage bytes.
-constexpr int legacy_pickle_count = 5;
+constexpr uint32_t legacy_pickle_count = 5;
 
-struct pickle_place {
-    const std::string& member;
-    int index;
-};
-
-finding located(verdict severity, std::string category, std::string message, const pickle_place& at,
-                uint64_t offset) {
+finding located(verdict severity, std::string category, std::string message, const std::string& member,
+                int pickle_index, uint64_t offset) {
     finding f;
     f.severity = severity;
     f.category = std::move(category);
     f.message = std::move(message);
-    f.member = at.member;
-    f.pickle_index = at.index;
+    f.member = member;
+    f.pickle_index = pickle_index;
     f.offset = offset;
     return f;
 }
@@ -41,140 +36,215 @@ bool torchscript_internal(std::string_view module) {
     return module.starts_with("__torch__") || module == "torch.jit._pickle";
 }
 
-void judge_import(scan_state& state, const pickle::event& e, const pickle_place& at) {
-    if (pickle::classify_global(e.module, e.name) != pickle::allowed_global::not_allowed) return;
-    if (state.torchscript && torchscript_internal(e.module)) return;
-    std::string global = e.module + "." + e.name;
+// An import needs a valid module name (the interpreter checks that); a finding also needs a valid
+// attribute name, so a text line that happens to follow a 'c' is not one. Modules that act when
+// merely imported (a __main__, or anything on the dangerous list) count whatever the name: the
+// import happens before the attribute lookup fails.
+bool acts_on_import(std::string_view module) { return classify_dangerous(module, "").has_value(); }
+
+bool judged_harmless(const scan_state& state, const pickle::reach_import& seen) {
+    if (seen.extension || seen.computed) return false;
+    if (!pickle::importable_module_name(seen.name) && !acts_on_import(seen.module)) return true;
+    if (pickle::classify_global(seen.module, seen.name) != pickle::allowed_global::not_allowed) return true;
+    return state.torchscript && torchscript_internal(seen.module);
+}
+
+std::string_view reading_note(pickle::reach_reading reading) {
+    return reading == pickle::reach_reading::frame_buffered
+               ? " (as the C unpickler reads a file without peek(): a frame's unread tail is skipped)"
+               : "";
+}
+
+finding import_finding(const pickle::reach_import& seen, const std::string& member) {
+    auto index = static_cast<int>(seen.pickle_index);
+    std::string note(reading_note(seen.reading));
+    if (seen.extension) {
+        return located(seen.called ? verdict::dangerous : verdict::suspicious, "extension",
+                       "EXT opcode (" + seen.name + "): the copyreg extension registry names a global, which is imported" +
+                           std::string(seen.called ? " and called" : "") + note,
+                       member, index, seen.offset);
+    }
+    if (seen.computed) {
+        return located(verdict::dangerous, "evasion",
+                       "STACK_GLOBAL with a module and name made by a call: the import is decided when the pickle runs" + note,
+                       member, index, seen.offset);
+    }
+    std::string global = seen.name.empty() ? seen.module : seen.module + "." + seen.name;
     finding f;
-    if (auto danger = classify_dangerous(e.module, e.name)) {
+    if (auto danger = classify_dangerous(seen.module, seen.name)) {
         f = located(verdict::dangerous, std::string(danger_category_name(danger->category)),
-                    "imports " + global + ": " + std::string(danger->reason), at, e.offset);
+                    "imports " + global + ": " + std::string(danger->reason) + note, member, index, seen.offset);
     } else {
         f = located(verdict::suspicious, "unknown-import",
-                    "imports " + global + ", which is not on the allowlist", at, e.offset);
+                    "imports " + global + ", which is not on the allowlist" + note, member, index, seen.offset);
     }
-    f.module = e.module;
-    f.name = e.name;
-    state.add(std::move(f));
+    f.module = seen.module;
+    f.name = seen.name;
+    return f;
 }
 
-// The bytes or string a nested deserializer was called with, when the machine kept them.
-const pickle::node* first_bytes_argument(const pickle::pickle_run& run, pickle::node_id arguments) {
-    if (arguments == pickle::no_node || arguments >= run.nodes.size()) return nullptr;
-    const pickle::node& args = run.nodes[arguments];
-    if (args.kind != pickle::node_kind::tuple || args.items.empty()) return nullptr;
-    pickle::node_id first = args.items[0];
-    if (first >= run.nodes.size()) return nullptr;
-    const pickle::node& value = run.nodes[first];
-    if (value.kind == pickle::node_kind::bytes || value.kind == pickle::node_kind::string) return &value;
-    return nullptr;
+std::string_view divergence_text(pickle::reach_divergence_kind kind) {
+    switch (kind) {
+        case pickle::reach_divergence_kind::operand_crosses_frame:
+            return "an operand runs past the end of its FRAME: the C unpickler reads it one way from bytes and another "
+                   "from a file without peek(), and pickle.py refuses it";
+        case pickle::reach_divergence_kind::frame_inside_frame:
+            return "a FRAME starts before the previous frame ends: unpicklers disagree on what follows";
+        case pickle::reach_divergence_kind::stop_inside_frame:
+            return "STOP before the end of its FRAME: loaders that read on start the next pickle at different bytes";
+        case pickle::reach_divergence_kind::frame_past_end:
+            return "a FRAME longer than the data: the C unpickler stops there, pickle.py (joblib) reads on";
+    }
+    return "unpicklers disagree on this stream";
 }
 
-void judge_call(scan_state& state, const pickle::pickle_run& run, const pickle::event& e,
-                const pickle_place& at, unsigned depth) {
-    if (!is_nested_deserializer(e.module, e.name)) return;
-    const pickle::node* payload = first_bytes_argument(run, e.arguments);
-    if (payload == nullptr) return;
-    std::string nested = at.member + "!" + e.module + "." + e.name + "@" + std::to_string(e.offset) +
-                         "[pickle " + std::to_string(at.index) + "]";
-    state.add(located(verdict::dangerous, "nested-deserialization",
-                      e.module + "." + e.name + " is called with " + std::to_string(payload->text.size()) +
-                          " bytes; scanned as " + nested,
-                      at, e.offset));
-    // The payload lives in the run's nodes, which outlive this call.
-    scan_buffer(state, as_bytes_of(payload->text), nested, depth + 1);
-}
+class pickle_judge {
+public:
+    pickle_judge(scan_state& state, const std::string& member, unsigned depth, bool legacy_layout)
+        : state_(state), member_(member), depth_(depth), legacy_(legacy_layout) {}
 
-void judge_events(scan_state& state, const pickle::pickle_run& run, const pickle_place& at,
-                  unsigned depth) {
-    std::set<std::pair<std::string, std::string>> reported;  // one import finding per global
-    for (const pickle::event& e : run.events) {
-        switch (e.kind) {
-            case pickle::event_kind::import:
-                if (reported.emplace(e.module, e.name).second) judge_import(state, e, at);
-                break;
-            case pickle::event_kind::call: judge_call(state, run, e, at, depth); break;
-            case pickle::event_kind::instantiate:
-                if (e.module.empty())
-                    state.add(located(verdict::suspicious, "instantiation",
-                                      "instantiates an object whose class is not a known global", at,
-                                      e.offset));
-                break;
-            case pickle::event_kind::build:
-                if (state.torchscript && torchscript_internal(e.module)) break;
-                state.add(located(verdict::suspicious, "build",
-                                  "BUILD sets the state of a non-data object" +
-                                      (e.module.empty() ? std::string() : " (" + e.module + "." + e.name + ")") +
-                                      ", which calls its __setstate__",
-                                  at, e.offset));
-                break;
-            case pickle::event_kind::extension:
-                state.add(located(verdict::suspicious, "extension",
-                                  "EXT opcode: a global through the copyreg extension registry", at,
-                                  e.offset));
-                break;
-            case pickle::event_kind::persistent_id:
-                state.add(located(verdict::suspicious, "persistent-id",
-                                  "persistent id that is not a torch storage reference", at, e.offset));
-                break;
+    void judge(const pickle::reach_result& run) {
+        judge_imports(run);
+        judge_divergences(run);
+        judge_nested(run);
+        judge_staged(run);
+        if (run.limit)
+            state_.add(located(verdict::suspicious, "limit",
+                               "pickle analysis stopped (" + std::string(error_code_name(run.limit->code)) +
+                                   "): " + run.limit->to_string() + "; the rest could import anything",
+                               member_, -1, run.limit->offset));
+    }
+
+private:
+    // Is import `i` of `run` one that counts (not allowlisted)?
+    [[nodiscard]] bool counts(const pickle::reach_import& seen) const { return !judged_harmless(state_, seen); }
+
+    void judge_imports(const pickle::reach_result& run) {
+        std::set<std::pair<std::string, std::string>> reported;
+        std::set<uint32_t> hidden_pickles;  // pickles after a STOP that import something
+        for (const pickle::reach_import& seen : run.imports) {
+            if (!counts(seen)) continue;
+            uint32_t expected = legacy_ ? legacy_pickle_count : 1;
+            if (seen.pickle_index >= expected) hidden_pickles.insert(seen.pickle_index);
+            if (!reported.emplace(seen.module, seen.name).second) continue;
+            state_.add(import_finding(seen, member_));
+        }
+        for (uint32_t index : hidden_pickles) {
+            bool called = false;
+            uint64_t offset = no_offset;
+            for (const pickle::reach_import& seen : run.imports)
+                if (seen.pickle_index == index && counts(seen)) {
+                    called = called || seen.called;
+                    offset = std::min(offset, seen.offset);
+                }
+            for (const pickle::reach_pickle& p : run.pickles)
+                if (p.index == index) offset = std::min(offset, p.start);
+            state_.add(located(called ? verdict::dangerous : verdict::suspicious, "evasion",
+                               "pickle " + std::to_string(index) + " after a STOP imports" +
+                                   std::string(called ? " and calls" : "") +
+                                   ": loaders that read on run it, scanners that stop at the first STOP miss it",
+                               member_, static_cast<int>(index), offset));
         }
     }
-}
+
+    void judge_divergences(const pickle::reach_result& run) {
+        std::set<pickle::reach_divergence_kind> reported;
+        for (const pickle::reach_divergence& d : run.divergences) {
+            if (!reported.insert(d.kind).second) continue;
+            // What one reading sees and another does not: imports past the divergence, and
+            // everything the buffered reading found.
+            bool imports = false, called = false;
+            for (const pickle::reach_import& seen : run.imports) {
+                bool hidden = seen.reading == pickle::reach_reading::frame_buffered || seen.offset >= d.offset;
+                if (!hidden || !counts(seen)) continue;
+                imports = true;
+                called = called || seen.called;
+            }
+            // A FRAME that runs past the data is what a truncated file looks like; it hides
+            // something only when pickle.py would import past it.
+            if (d.kind == pickle::reach_divergence_kind::frame_past_end && !imports) continue;
+            state_.add(located(imports && called ? verdict::dangerous : verdict::suspicious, "evasion",
+                               std::string(divergence_text(d.kind)) +
+                                   (imports ? (called ? "; the hidden reading imports and calls"
+                                                      : "; the hidden reading imports")
+                                            : ""),
+                               member_, static_cast<int>(d.pickle_index), d.offset));
+        }
+    }
+
+    // pickle.loads(b'...'), torch.load(io.BytesIO(b'...')), marshal.loads(...): the argument is
+    // decoded in turn.
+    void judge_nested(const pickle::reach_result& run) {
+        for (const pickle::reach_call& call : run.calls) {
+            if (!call.first_text) continue;
+            const pickle::reach_import& callee = run.imports[call.import_index];
+            if (!is_nested_deserializer(callee.module, callee.name)) continue;
+            std::string nested = member_ + "!" + callee.module + "." + callee.name + "@" + std::to_string(call.offset);
+            state_.add(located(verdict::dangerous, "nested-deserialization",
+                               callee.module + "." + callee.name + " is called with " +
+                                   std::to_string(call.first_text->size()) + " bytes; scanned as " + nested,
+                               member_, static_cast<int>(call.pickle_index), call.offset));
+            nested_payloads_.insert(*call.first_text);
+            scan_buffer(state_, as_bytes_of(*call.first_text), nested, depth_ + 1);
+        }
+    }
+
+    // A str or bytes value that is itself a pickle with imports (raw, base64 or hex): a staged
+    // payload, harmless until something decodes it, so suspicious, with what it would import.
+    void judge_staged(const pickle::reach_result& run) {
+        for (const pickle::reach_text& text : run.staged) {
+            if (nested_payloads_.count(text.bytes)) continue;
+            for (const std::string& form : pickle::staged_pickle_forms(text.bytes)) {
+                pickle::reach_options strict;
+                strict.python_leniency = false;  // what pickle.loads(value) would do
+                strict.collect_staged = false;
+                strict.limits.max_total_bytes = std::min<uint64_t>(strict.limits.max_total_bytes, form.size() * 16 + (1 << 20));
+                pickle::reach_result inner = pickle::reach_analyse(as_bytes_of(form), strict);
+                bool imports = false;
+                for (const pickle::reach_import& seen : inner.imports) imports = imports || counts(seen);
+                if (!imports) continue;
+                std::string where = member_ + "!staged@" + std::to_string(text.offset);
+                state_.add(located(verdict::suspicious, "staged-payload",
+                                   "a " + std::to_string(text.bytes.size()) + "-byte value holds a pickle" +
+                                       (form.size() == text.bytes.size() ? "" : " (encoded)") +
+                                       " that imports when decoded; its findings are listed under " + where,
+                                   member_, -1, text.offset));
+                // Its own findings, held at suspicious: nothing runs them unless the pickle decodes it.
+                file_report aside;
+                scan_state inner_state{state_.options, aside, state_.bytes_used, state_.torchscript};
+                scan_buffer(inner_state, as_bytes_of(form), where, depth_ + 1);
+                state_.bytes_used = inner_state.bytes_used;
+                for (finding& f : aside.findings) {
+                    if (f.severity > verdict::suspicious) f.severity = verdict::suspicious;
+                    state_.add(std::move(f));
+                }
+                break;
+            }
+        }
+    }
+
+    scan_state& state_;
+    const std::string& member_;
+    unsigned depth_;
+    bool legacy_;
+    std::set<std::string> nested_payloads_;
+};
 
 }  // namespace
 
-void scan_pickle_stream(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
-                        unsigned depth, bool multi_pickle_layout) {
+bool scan_pickle_reach(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
+                       unsigned depth, bool legacy_layout) {
     if (depth > state.options.max_depth) {
         state.add(located(verdict::suspicious, "limit",
                           std::string(error_message(error_code::scan_depth_limit)) + ": pickle not analysed",
-                          {member, -1}, no_offset));
-        return;
+                          member, -1, no_offset));
+        return false;
     }
-    uint64_t offset = 0;
-    for (int index = 0; offset < bytes.size(); ++index) {
-        std::span<const std::byte> rest = bytes.subspan(offset);
-        pickle_place at{member, index};
-        if (index > 0) {
-            if (multi_pickle_layout && index >= legacy_pickle_count) break;  // raw storage bytes
-            if (!sniff_pickle(rest).is_pickle) {
-                if (!multi_pickle_layout)
-                    state.add(located(verdict::suspicious, "trailing-data",
-                                      std::to_string(rest.size()) + " bytes after the last STOP", at, offset));
-                break;
-            }
-            if (!multi_pickle_layout)
-                state.add(located(verdict::dangerous, "evasion",
-                                  "another pickle after STOP: loaders that read on run it, scanners "
-                                  "that stop at the first STOP miss it",
-                                  at, offset));
-        }
-        pickle::machine_options options;
-        options.mode = pickle::machine_mode::analysis;
-        options.base_offset = offset;
-        options.limits.max_total_bytes = std::min(options.limits.max_total_bytes, state.options.max_total_bytes);
-        auto run = pickle::run_pickle(rest, options);
-        if (!run.ok()) {
-            state.add(located(verdict::suspicious, "malformed-pickle",
-                              "not readable as a pickle: " + run.error().to_string(), at, offset));
-            return;
-        }
-        judge_events(state, *run, at, depth);
-        if (run->stopped_by) {
-            const error& why = *run->stopped_by;
-            // Loaders may stop later than a scanner (or read differently): the unread tail is itself
-            // a finding, and the globals seen before it have been judged above.
-            state.add(located(verdict::suspicious, "malformed-pickle",
-                              "analysis stopped: " + std::string(error_code_name(why.code)) + " (" +
-                                  std::string(error_message(why.code)) +
-                                  (why.detail.empty() ? "" : ": " + why.detail) +
-                                  "); the rest of the stream was not analysed",
-                              at, why.has_offset() ? why.offset : offset));
-            return;
-        }
-        if (run->end_offset <= offset) return;  // no progress: never loop
-        offset = run->end_offset;
-    }
+    pickle::reach_options options;
+    options.limits.max_total_bytes = std::min(options.limits.max_total_bytes, state.options.max_total_bytes);
+    pickle::reach_result run = pickle::reach_analyse(bytes, options);
+    pickle_judge(state, member, depth, legacy_layout).judge(run);
+    return run.looks_like_pickle(bytes.size());
 }
 
 }  // namespace stkit::detail

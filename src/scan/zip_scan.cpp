@@ -13,6 +13,7 @@
 
 #include "stkit/containers/decompress.hpp"
 #include "stkit/detail/cursor.hpp"
+#include "stkit/pickle/reach.hpp"
 
 namespace stkit::detail {
 namespace {
@@ -61,16 +62,22 @@ bool pickle_name(std::string_view name) { return name.ends_with("pkl") || name.e
 
 bool tensor_record(std::string_view name) { return inner_name(name).starts_with("data/"); }
 
-// Could these first bytes start something a loader would deserialize? (A cheap filter for tensor
-// records; anything that passes is scanned in full.)
-bool might_be_loadable(std::span<const std::byte> head) {
-    if (head.size() < 2) return false;
-    auto first = static_cast<uint8_t>(head[0]);
+bool pickle_format(file_format format) {
+    return format == file_format::pickle || format == file_format::torch_legacy || format == file_format::joblib ||
+           format == file_format::compressed_pickle;
+}
+
+// Could a loader that deserializes this tensor record get anything out of it? (A cheap filter:
+// what passes is scanned in full.) The pickle reading runs over the whole record, which costs a
+// few bytes on real tensor data: it stops at the first byte no unpickler accepts.
+bool might_be_loadable(std::span<const std::byte> content) {
+    std::span<const std::byte> head = content.first(std::min<std::size_t>(content.size(), 64));
     std::string_view text = as_text(head.first(std::min<std::size_t>(head.size(), 8)));
-    if (first == 0x80 && static_cast<uint8_t>(head[1]) <= 5) return true;
     if (text.starts_with("PK") || text.starts_with("\x93NUMPY") || text.starts_with("7z")) return true;
-    if (detect_compression(head.first(std::min<std::size_t>(head.size(), 64))) != compression::none) return true;
-    return sniff_pickle(head.first(std::min<std::size_t>(head.size(), 4096))).is_pickle;
+    if (detect_compression(head) != compression::none) return true;
+    pickle::reach_options options;
+    options.collect_staged = false;
+    return pickle::reach_analyse(content, options).looks_like_pickle(content.size());
 }
 
 // A stored member's bytes, zero-copy, through the bounded cursor.
@@ -100,19 +107,20 @@ bool only_noise(const finding& f) {
     return std::find(std::begin(noise), std::end(noise), f.category) != std::end(noise);
 }
 
-// A tensor record that starts like something loadable. torch reads it as raw storage bytes and
-// never unpickles it, and float data often starts like a pickle (0x80 and a byte of 5 or less is
-// PROTO) or a container, so the record is scanned aside and reported only when it holds what can
-// run code in a loader that does deserialize it: an import, a call, an object array... Bytes that
-// merely stop parsing are tensor data (a parse error after a call would still report the call).
+// A tensor record torch reads as raw storage bytes and never unpickles. Float data often starts
+// like something else (0x80 and a byte of 5 or less is PROTO, 0x82 is EXT1, "PK" a zip...), so the
+// record is scanned aside and reported only when it holds what can run code in a loader that does
+// deserialize it: a named import, a call, an object array. Bytes that merely stop parsing are
+// data, and so is an EXT opcode alone (it names nothing unless the loading process registered
+// its code with copyreg).
 void scan_tensor_record(scan_state& state, std::span<const std::byte> content, const std::string& name,
                         unsigned depth) {
     file_report aside;
     scan_state record{state.options, aside, state.bytes_used, state.torchscript};
-    if (sniff_pickle(content).is_pickle) scan_pickle_stream(record, content, name, depth + 1, false);
-    else scan_buffer(record, content, name, depth + 1);
+    scan_buffer(record, content, name, depth + 1);
     state.bytes_used = record.bytes_used;
-    if (std::all_of(aside.findings.begin(), aside.findings.end(), only_noise)) return;
+    auto data_only = [](const finding& f) { return only_noise(f) || f.category == "extension"; };
+    if (std::all_of(aside.findings.begin(), aside.findings.end(), data_only)) return;
     state.add(zip_finding(verdict::dangerous, "evasion",
                           "tensor record holds content that runs code when deserialized", name, 0));
     for (finding& f : aside.findings) state.add(std::move(f));
@@ -129,6 +137,9 @@ void scan_zip(scan_state& state, std::span<const std::byte> bytes, const std::st
     const zip_archive& zip = *opened;
     auto where = [&](std::string_view name) { return member.empty() ? std::string(name) : member + "/" + std::string(name); };
     for (const zip_anomaly& a : zip.anomalies()) {
+        // Encryption is reported per member ("encrypted, not scanned"): it hides content from a
+        // scanner, but no reader sees a different archive because of it.
+        if (a.kind == zip_anomaly_kind::encrypted || a.kind == zip_anomaly_kind::strong_encryption) continue;
         state.add(zip_finding(anomaly_severity(a.kind), "evasion",
                               "zip: " + std::string(anomaly_name(a.kind)) + (a.detail.empty() ? "" : " (" + a.detail + ")"),
                               where(a.member), a.offset));
@@ -145,15 +156,19 @@ void scan_zip(scan_state& state, std::span<const std::byte> bytes, const std::st
     for (const zip_member& m : zip.members()) {
         if (m.name.ends_with('/') && m.uncompressed_size == 0) continue;
         std::string name = where(m.name);
-        if (torch && tensor_record(m.name) && m.method == 0) {
-            auto view = stored_span(bytes, m);
-            if (view.ok() && !might_be_loadable(view->first(std::min<std::size_t>(view->size(), 4096)))) continue;
-        }
+        for (const std::string* written : {&m.name, &m.local_name})
+            if (escapes_folder(*written)) {
+                state.add(zip_finding(verdict::dangerous, "path-traversal",
+                                      "member name '" + *written + "' writes outside the extraction folder", name,
+                                      m.local_header_offset));
+                break;
+            }
+        bool tensor = torch && tensor_record(m.name);
         std::vector<std::byte> owned;
         std::span<const std::byte> content;
         if (m.method == 0) {
-            // Stored: the bytes torch would read, whatever the flags say (an "encrypted" stored
-            // member is readable by torch's reader, which ignores the flag).
+            // Stored: the bytes torch would read, whatever the flags say (torch's reader ignores
+            // the encryption flag).
             auto view = stored_span(bytes, m);
             if (!view.ok()) {
                 state.add(zip_finding(verdict::error, "malformed-archive", "zip member: " + view.error().to_string(),
@@ -161,7 +176,21 @@ void scan_zip(scan_state& state, std::span<const std::byte> bytes, const std::st
                 continue;
             }
             content = *view;
-            if (crc32_of(content) != m.crc32)
+        }
+        if (m.flags & 0x41u) {  // bit 0: encrypted; bit 6: strong encryption
+            // Encrypted: unreadable without the password, so nothing can be claimed about it;
+            // its CRC is the plaintext's and would only raise a false alarm. A reader that
+            // ignores the flag gets the stored bytes, analysed as they are.
+            state.add(zip_finding(verdict::suspicious, "encrypted", "encrypted, not scanned", name, m.data_offset));
+            if (!content.empty()) scan_pickle_reach(state, content, name, depth + 1, false);
+            continue;
+        }
+        // Tensor records are only sniffed unless they look like something loadable: a large
+        // checkpoint's data is never read, CRC-checked or inflated for nothing.
+        if (tensor && m.method == 0 && !might_be_loadable(content))
+            continue;
+        if (m.method == 0) {
+            if (!tensor && crc32_of(content) != m.crc32)
                 state.add(zip_finding(verdict::dangerous, "evasion",
                                       "zip member CRC mismatch: readers that check it refuse the member, others load it",
                                       name, m.data_offset));
@@ -187,23 +216,14 @@ void scan_zip(scan_state& state, std::span<const std::byte> bytes, const std::st
             scan_torchscript_code(state, as_text(content), name);
             continue;
         }
-        if (torch && tensor_record(m.name)) {
+        if (tensor) {
             scan_tensor_record(state, content, name, depth);
             continue;
         }
-        pickle_sniff sniff = sniff_pickle(content);
-        if (sniff.is_pickle && !pickle_name(m.name)) {
+        detection found = scan_buffer(state, content, name, depth + 1);
+        if (torch && pickle_format(found.format) && !pickle_name(m.name))
             state.add(zip_finding(verdict::dangerous, "evasion",
                                   "member holds a pickle under a name that is not a pickle's", name, m.data_offset));
-        }
-        if (sniff.is_pickle) {
-            scan_pickle_stream(state, content, name, depth + 1, false);
-            continue;
-        }
-        if (torch && (inner == "version" || inner == "byteorder" || inner == ".data/version" ||
-                      inner == ".data/serialization_id" || tensor_record(m.name)))
-            continue;
-        scan_buffer(state, content, name, depth + 1);
     }
     state.torchscript = saved_torchscript;
 }

@@ -5,6 +5,7 @@
 #include "containers/fixtures.hpp"
 #include "stkit/scan/report.hpp"
 #include "stkit/scan/scan.hpp"
+#include "scan/internal.hpp"
 
 namespace stkit {
 namespace {
@@ -61,9 +62,13 @@ TEST(scan, second_pickle_and_broken_tail) {
     for (const finding& f : hidden.findings) second = second || (f.module == "os" && f.pickle_index == 1);
     EXPECT_TRUE(second) << dump(hidden);
 
+    // A pickle that breaks off imports nothing: no loader runs anything, so no finding.
     auto broken = scan_text(benign.substr(0, benign.size() - 1) + "\xff\xff");
-    EXPECT_TRUE(has(broken, "malformed-pickle")) << dump(broken);
-    EXPECT_GE(broken.overall, verdict::suspicious);
+    EXPECT_EQ(broken.overall, verdict::safe) << dump(broken);
+    EXPECT_TRUE(broken.findings.empty()) << dump(broken);
+    // Broken after an import: the import still happened.
+    auto broken_after_import = scan_text(os_system.substr(0, os_system.size() - 3) + "\xff");
+    EXPECT_EQ(broken_after_import.overall, verdict::dangerous) << dump(broken_after_import);
 }
 
 TEST(scan, nested_pickle_loads_is_decoded) {
@@ -116,6 +121,85 @@ with zipfile.ZipFile('outer.zip', 'w') as z:
     auto limited = scan_path(directory_ / "outer.zip", one);
     EXPECT_TRUE(has(limited, "limit")) << dump(limited);
     EXPECT_NE(limited.overall, verdict::safe);
+}
+
+// Issue 10: one dispatch for every buffer. Whatever a buffer looks like, what an unpickler would
+// import from its first byte is judged; what imports nothing gets no finding at all.
+TEST(scan_dispatch, every_format_is_also_read_as_a_pickle) {
+    // A valid safetensors file whose 8-byte header length starts "S'" and whose tensor data ends
+    // the STRING and then holds a GLOBAL + REDUCE: pickle.load runs it; safetensors loaders don't.
+    std::string header = R"({"w":{"dtype":"U8","shape":[60],"data_offsets":[0,60]}})";
+    std::string data = "'\n" + std::string("cos\nsystem\n(S'id'\ntR.");
+    data += std::string(60 - data.size(), ' ');
+    uint64_t length = 0x2753;  // "S'" little-endian
+    std::string file(8, '\0');
+    for (int i = 0; i < 8; ++i) file[i] = static_cast<char>((length >> (8 * i)) & 0xff);
+    header += std::string(length - header.size(), ' ');
+    auto r = scan_text(file + header + data);
+    EXPECT_EQ(r.format.format, file_format::safetensors) << dump(r);
+    EXPECT_EQ(r.overall, verdict::dangerous) << dump(r);
+    EXPECT_TRUE(has(r, "process", "os", "system")) << dump(r);
+}
+
+TEST(scan_dispatch, ordinary_text_has_no_finding) {
+    for (std::string_view text : {"const\n  IDOK = 1;\n", "GIT v1.5.2.1 Release Notes\n====\n", "(this is a README\n",
+                                  "{\"model_type\": \"bert\"}\n", "import os\nimport sys\n", "cat\n\n"}) {
+        auto r = scan_text(text);
+        EXPECT_EQ(r.overall, verdict::safe) << text << "\n" << dump(r);
+        EXPECT_TRUE(r.findings.empty()) << text << "\n" << dump(r);
+    }
+}
+
+TEST(scan_dispatch, names_that_escape_the_extraction_folder) {
+    for (const char* bad : {"/etc/passwd", "../x", "a/../../x", "a\\..\\..\\x", "C:\\x", "\\\\server\\share", ".."})
+        EXPECT_TRUE(detail::escapes_folder(bad)) << bad;
+    for (const char* good : {"a/b", "a/..b/c", "x..y", "./a", "", "data/0"}) EXPECT_FALSE(detail::escapes_folder(good)) << good;
+}
+
+class scan_archives : public test::scratch_test {};
+
+TEST_F(scan_archives, encrypted_zip_is_not_scanned_and_no_crc_alarm) {
+    ASSERT_TRUE(shell("printf 'hello' > plain.txt && 7z a -bd -bso0 -bsp0 -tzip -psecret enc.zip plain.txt >/dev/null"));
+    auto r = scan_path(directory_ / "enc.zip");
+    EXPECT_EQ(r.overall, verdict::suspicious) << dump(r);
+    EXPECT_TRUE(has(r, "encrypted")) << dump(r);
+    EXPECT_FALSE(has(r, "evasion")) << dump(r);
+}
+
+TEST_F(scan_archives, links_inside_the_folder_are_fine_links_out_are_not) {
+    ASSERT_TRUE(python(R"(
+import tarfile, io
+for name, target in (('inside.tar', '../a.txt'), ('outside.tar', '../../../etc/passwd'), ('absolute.tar', '/etc/passwd')):
+    with tarfile.open(name, 'w') as t:
+        entry = tarfile.TarInfo('tree/sub/link')
+        entry.type = tarfile.SYMTYPE
+        entry.linkname = target
+        t.addfile(entry)
+)"));
+    auto inside = scan_path(directory_ / "inside.tar");
+    EXPECT_EQ(inside.overall, verdict::safe) << dump(inside);
+    for (const char* file : {"outside.tar", "absolute.tar"}) {
+        auto r = scan_path(directory_ / file);
+        EXPECT_EQ(r.overall, verdict::dangerous) << dump(r);
+        EXPECT_TRUE(has(r, "path-traversal")) << dump(r);
+    }
+}
+
+TEST_F(scan_archives, gzip_content_is_scanned_for_what_it_is) {
+    ASSERT_TRUE(python(R"(
+import gzip
+open('text.gz', 'wb').write(gzip.compress(b'plain text, not a tar\n' * 100))
+open('p0.gz', 'wb').write(gzip.compress(b"cos\nsystem\n(S'id'\ntR."))
+data = gzip.compress(b"cos\nsystem\n(S'id'\ntR." + b'x' * 100000)
+open('cut.gz', 'wb').write(data[:len(data) // 2])
+)"));
+    auto text = scan_path(directory_ / "text.gz");
+    EXPECT_EQ(text.overall, verdict::safe) << dump(text);
+    EXPECT_EQ(text.format.format, file_format::gzip);
+    EXPECT_TRUE(has(scan_path(directory_ / "p0.gz"), "process", "os", "system"));
+    // Truncated: a streaming loader unpickles the part before the cut, so that part is scanned.
+    auto cut = scan_path(directory_ / "cut.gz");
+    EXPECT_TRUE(has(cut, "process", "os", "system")) << dump(cut);
 }
 
 TEST(scan, unreadable_file_is_an_error) {

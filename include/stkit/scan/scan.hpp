@@ -1,9 +1,17 @@
 // stkit/scan/scan.hpp — static scanning of model files for code-execution payloads.
 //
-// Fail closed: a file is `safe` only if everything in it that could run code was understood and is
-// on the allowlist (stkit/pickle/allowlist.hpp). Imports outside it are `suspicious`; known
-// primitives (stkit/scan/dangerous.hpp) and structure crafted to evade are `dangerous`; a file that
-// cannot be read is `error`, never safe.
+// A verdict is a claim about what real loaders do with the bytes, whatever the file is called:
+// `safe` says none of pickle.load (C and pure Python, bytes and files), torch.load, numpy.load,
+// joblib.load, Keras, TensorFlow, ONNX Runtime, llama.cpp loaders or skops would run code, import
+// a module or touch files outside the model. One dispatch holds that by construction: every buffer
+// (file, archive member, decompressed stream, staged payload) is scanned the way its format's own
+// loader reads it *and* the way an unpickler reads it from its first byte (stkit/pickle/reach.hpp),
+// so no format detection can make a buffer skip the pickle reading. A finding exists when some
+// reading reaches an import Python could perform; ordinary files reach none and get no finding.
+// Imports outside the allowlist (stkit/pickle/allowlist.hpp) are `suspicious`; known primitives
+// (stkit/scan/dangerous.hpp), imports that are called in readings hidden from others, and archive
+// names that escape their folder are `dangerous`; what could not be read (encrypted, over a limit)
+// is at least `suspicious`; a file that cannot be read at all is `error`, never safe.
 #pragma once
 
 #include <cstdint>
