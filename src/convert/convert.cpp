@@ -210,7 +210,8 @@ bool is_unsafe_refusal(error_code code) noexcept {
         case error_code::pk_persistent_id_refused:
         case error_code::pk_extension_refused:
         case error_code::npy_object_array:
-        case error_code::cv_code_bearing_archive: return true;
+        case error_code::cv_code_bearing_archive:
+        case error_code::cv_ambiguous_archive: return true;
         default: return false;
     }
 }

@@ -4,6 +4,7 @@
 
 #include "convert/internal.hpp"
 #include "stkit/detail/checked.hpp"
+#include "stkit/pickle/reach.hpp"
 
 namespace stkit::convert {
 namespace detail {
@@ -24,6 +25,56 @@ result<uint64_t> declared_bytes(const pickle::storage_ref& storage, uint64_t off
         return make_error(error_code::cv_storage_size_mismatch, "element count overflows", offset,
                           storage.key);
     return *bytes;
+}
+
+error ambiguity(std::string detail, const zip_member& member, uint64_t offset) {
+    return make_error(error_code::cv_ambiguous_archive, std::move(detail), offset, member.name);
+}
+
+// What the scanner reports as evasion, the converter refuses: a torch zip that another reader
+// (Python's zipfile, an older torch, a scanner) could read as something else, or that carries a
+// pickle besides data.pkl. Converting it would bless one reading of an archive built to have two.
+result<void> check_unambiguous(const zip_archive& zip, const std::string& prefix, const load_options& options) {
+    for (const zip_anomaly& anomaly : zip.anomalies()) {
+        // Bytes before the first member or after the directory are how self-extracting and
+        // concatenated files look; every reader still sees the same members.
+        if (anomaly.kind == zip_anomaly_kind::data_before_first || anomaly.kind == zip_anomaly_kind::trailing_data)
+            continue;
+        const zip_member* member = zip.find(anomaly.member);
+        std::string detail = "zip anomaly: " + anomaly.detail;
+        if (anomaly.kind == zip_anomaly_kind::duplicate_name) detail = "two members named '" + anomaly.member + "'";
+        if (anomaly.kind == zip_anomaly_kind::name_mismatch) detail = "local and central names differ (" + anomaly.detail + ")";
+        if (!member) return make_error(error_code::cv_ambiguous_archive, detail, anomaly.offset, anomaly.member);
+        return ambiguity(detail, *member, anomaly.offset);
+    }
+    for (const zip_member& member : zip.members()) {
+        std::string_view relative = std::string_view(member.name).substr(std::min(prefix.size(), member.name.size()));
+        if (relative == "data.pkl" || member.name.ends_with('/')) continue;
+        if (relative.ends_with(".pkl") || relative.ends_with(".pickle"))
+            return ambiguity("a pickle member besides data.pkl", member, member.local_header_offset);
+        std::vector<std::byte> owned;
+        std::span<const std::byte> content;
+        if (member.method == 0) {
+            STKIT_TRY(content, zip.stored_bytes(member));
+        } else {
+            if (member.uncompressed_size > options.max_pickle_bytes && !starts_with(relative, "data/")) continue;
+            STKIT_TRY(owned, zip.read(member));
+            content = owned;
+        }
+        pickle::reach_options reach;
+        reach.collect_staged = false;
+        reach.base_offset = member.method == 0 ? member.data_offset : 0;
+        pickle::reach_result run = pickle::reach_analyse(content, reach);
+        // Tensor data may start like a pickle by chance (float bytes 0x80 0x02 are PROTO 2, 0x82
+        // is EXT1); it never reaches a named import.
+        bool named_import = false;
+        for (const pickle::reach_import& seen : run.imports) named_import = named_import || !seen.extension;
+        bool tensor_record = starts_with(relative, "data/");
+        bool pickle_content = named_import || (!tensor_record && run.looks_like_pickle(content.size()));
+        if (pickle_content)
+            return ambiguity("pickle content in a member torch does not unpickle", member, member.data_offset);
+    }
+    return {};
 }
 
 }  // namespace
@@ -64,6 +115,12 @@ result<checkpoint> load_torch_archive(const zip_archive& zip, const load_options
     // Offsets in messages are absolute when the pickle is stored (torch always stores it).
     uint64_t base = pickle_member->method == 0 ? pickle_member->data_offset : 0;
     STKIT_TRY(auto run, run_restricted(pickle_bytes, base, options.limits));
+    if (run.end_offset < base + pickle_bytes.size())
+        return make_error(error_code::cv_ambiguous_archive,
+                          std::to_string(base + pickle_bytes.size() - run.end_offset) +
+                              " bytes after data.pkl's STOP: loaders that read on would run them",
+                          run.end_offset, pickle_member->name);
+    STKIT_TRY_VOID(check_unambiguous(zip, prefix, options));
 
     std::map<std::string, uint32_t, std::less<>> by_key;
     storage_resolver resolve = [&](const pickle::storage_ref& storage,

@@ -47,4 +47,68 @@ for label, path in made.items():
     leftovers = [name for name in os.listdir(work) if name.startswith(label)]
     check(not leftovers, f"{label}: temporary files left: {leftovers}")
 
+# Torch zips that a loader could read as something else (issue 10): each is refused with exit 1,
+# the member named, nothing written, whatever stkit scan says of the same file.
+import io
+import struct
+import zipfile
+
+import torch
+
+tensor_buffer = io.BytesIO()
+torch.save({"w": torch.arange(4.0)}, tensor_buffer)
+clean = tensor_buffer.getvalue()
+payload = b"\x80\x02cposix\nsystem\nX" + struct.pack("<I", len("true")) + b"true\x85R."
+
+
+def rezip(members, prefix=None):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for name, data in members:
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+with zipfile.ZipFile(io.BytesIO(clean)) as z:
+    original = [(info.filename, z.read(info.filename)) for info in z.infolist()]
+prefix = original[0][0].split("/")[0]
+ambiguous = {
+    "extra_pickle_member": (rezip(original + [(prefix + "/extra.pkl", payload)]), prefix + "/extra.pkl"),
+    "pickle_under_version": (rezip([(n, payload if n.endswith("/version") else d) for n, d in original]),
+                             prefix + "/version"),
+    "bytes_after_stop": (rezip([(n, d + payload if n.endswith("data.pkl") else d) for n, d in original]),
+                         prefix + "/data.pkl"),
+}
+# Duplicate names: the last data.pkl is the payload (Python's zipfile reads the last, torch the first).
+import warnings
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    ambiguous["duplicate_data_pkl"] = (rezip(original + [(prefix + "/data.pkl", payload)]), prefix + "/data.pkl")
+# Local and central names differ: rename data.pkl in the local header only.
+mismatch = bytearray(clean)
+name_at = mismatch.index((prefix + "/data.pkl").encode())
+mismatch[name_at + len(prefix) + 1:name_at + len(prefix) + 5] = b"Data"
+ambiguous["local_name_mismatch"] = (bytes(mismatch), prefix + "/data.pkl")
+
+folder = os.path.join(work, "ambiguous")
+os.makedirs(folder, exist_ok=True)
+for label, (data, member) in ambiguous.items():
+    path = os.path.join(folder, label + ".pt")
+    with open(path, "wb") as f:
+        f.write(data)
+    output = path + ".safetensors"
+    code, out, err = stkit("convert", path, "-o", output)
+    check(code == 1, f"{label}: exit {code} (want 1): {err.strip()}")
+    check(("cv_ambiguous_archive" in err or "pk_global_refused" in err) and member in err,
+          f"{label}: refusal names {member}: {err.strip()}")
+    check(not os.path.exists(output), f"{label}: output left behind")
+    code, out, err = stkit("scan", path)
+    check(code == 1, f"{label}: stkit scan exit {code}: the scanner must flag what the converter refuses: {out}")
+# The clean checkpoint converts.
+clean_path = os.path.join(folder, "clean.pt")
+with open(clean_path, "wb") as f:
+    f.write(clean)
+code, out, err = stkit("convert", clean_path, "-o", clean_path + ".safetensors")
+check(code == 0, f"clean: exit {code}: {err.strip()}")
+
 finish()
