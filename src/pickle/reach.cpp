@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
@@ -54,6 +55,31 @@ constexpr std::size_t staged_min_size = 8;
 // Divergences kept (each frame can add two); the first few say all there is to say.
 constexpr std::size_t max_divergences = 1000;
 
+// The unpickler's stack as a plain array: pushes are most of the work, and they stay inline.
+class value_stack {
+public:
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    [[nodiscard]] const value* data() const noexcept { return items_.get(); }
+    value& operator[](std::size_t index) noexcept { return items_[index]; }
+    value& back() noexcept { return items_[size_ - 1]; }
+    void push_back(value v) noexcept { items_[size_++] = v; }  // size() < capacity()
+    void pop_back() noexcept { --size_; }
+    void resize(std::size_t size) noexcept { size_ = std::min(size, size_); }  // shrinks only
+    void clear() noexcept { size_ = 0; }
+    void grow(std::size_t capacity) {
+        auto fresh = std::make_unique<value[]>(capacity);
+        std::copy(items_.get(), items_.get() + size_, fresh.get());
+        items_ = std::move(fresh);
+        capacity_ = capacity;
+    }
+
+private:
+    std::unique_ptr<value[]> items_;
+    std::size_t size_ = 0;
+    std::size_t capacity_ = 0;
+};
+
 struct load_outcome {
     reach_pickle record;
     uint64_t continue_at = 0;  // where a loader that reads on starts the next pickle (relative)
@@ -72,7 +98,18 @@ public:
 
 private:
     // --- reading ---
-    const char* take(std::size_t count);
+    // `count` bytes of operand; the common case (sequential, inside the data, not crossing a frame
+    // end) stays inline, the rest is take_slow().
+    const char* take(std::size_t count) {
+        if (reading_ == reach_reading::sequential && count <= size_ - pos_ &&
+            (!in_frame_ || pos_ >= frame_end_ || count <= frame_end_ - pos_)) {
+            const char* at = data_ + pos_;
+            pos_ += count;
+            return at;
+        }
+        return take_slow(count);
+    }
+    const char* take_slow(std::size_t count);
     // A text operand without its newline. `at_eof` is set when the pure-Python unpickler's
     // readline() would return the rest of the data without a newline (only outside frames).
     bool line(std::string_view& text, bool& at_eof);
@@ -84,15 +121,47 @@ private:
     void diverge(reach_divergence_kind kind, std::size_t at);
 
     // --- state ---
-    bool push(value v);
-    bool pop(value& v);
-    bool top(value*& v);
+    bool push(value v) {
+        if (stack_.size() < stack_.capacity() && stack_.size() + marks_.size() < options_.limits.max_stack_depth) {
+            stack_.push_back(v);
+            return true;
+        }
+        return push_slow(v);
+    }
+    bool push_slow(value v);
+    [[nodiscard]] std::size_t fence() const noexcept { return marks_.empty() ? 0 : marks_.back(); }
+    bool pop(value& v) {
+        if (stack_.size() <= fence()) return fail(error_code::pk_stack_underflow);
+        v = stack_.back();
+        stack_.pop_back();
+        return true;
+    }
+    bool top(value*& v) {
+        if (stack_.size() <= fence()) return fail(error_code::pk_stack_underflow);
+        v = &stack_.back();
+        return true;
+    }
     bool pop_mark(std::size_t& mark);
     bool charge(uint64_t bytes);
     bool stack_room();
     bool push_text(kind type, std::string_view bytes, bool decoded);
-    bool memo_put(uint64_t key, value v);
-    bool memo_get(uint64_t key, value& v);
+    bool memo_put(uint64_t key, value v) {
+        if (key < memo_dense_.size() && (memo_dense_[key].type != kind::unset || memo_count_ < options_.limits.max_memo_entries)) {
+            memo_count_ += memo_dense_[key].type == kind::unset;
+            memo_dense_[key] = v;
+            return true;
+        }
+        return memo_put_slow(key, v);
+    }
+    bool memo_put_slow(uint64_t key, value v);
+    bool memo_get(uint64_t key, value& v) {
+        if (key < memo_dense_.size() && memo_dense_[key].type != kind::unset) {
+            v = memo_dense_[key];
+            return true;
+        }
+        return memo_get_slow(key, v);
+    }
+    bool memo_get_slow(uint64_t key, value& v);
     bool memo_key(uint8_t op, uint64_t& key);
     bool text_line(std::string_view& text);
 
@@ -121,7 +190,7 @@ private:
     std::size_t file_pos_ = 0;     // frame_buffered: where the next read from the file starts
     bool irregular_ = false;
     error_code failure_ = error_code::ok;
-    std::vector<value> stack_;
+    value_stack stack_;
     std::vector<std::size_t> marks_;
     std::vector<value> memo_dense_;
     std::unordered_map<uint64_t, value> memo_sparse_;
@@ -136,12 +205,13 @@ private:
     std::unordered_map<std::string, uint32_t> import_index_;
     std::unordered_set<uint64_t> staged_seen_;
     std::vector<bool> call_seen_;  // per import: its first call was recorded
+    std::vector<bool> allowed_;    // per import: on the allowlist (its calls are what checkpoints do)
 };
 
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-const char* interpreter::take(std::size_t count) {
+const char* interpreter::take_slow(std::size_t count) {
     if (reading_ == reach_reading::sequential) {
         if (count > size_ - pos_) {
             fail(error_code::pk_truncated);
@@ -262,25 +332,14 @@ bool interpreter::stack_room() {
     return fail(error_code::pk_stack_limit);
 }
 
-bool interpreter::push(value v) {
+bool interpreter::push_slow(value v) {
     if (!stack_room()) return false;
-    if (stack_.size() == stack_.capacity() && !charge(stack_.size() * sizeof(value) + 64)) return false;
+    if (stack_.size() == stack_.capacity()) {
+        std::size_t capacity = std::max<std::size_t>(64, stack_.capacity() * 2);
+        if (!charge((capacity - stack_.capacity()) * sizeof(value))) return false;
+        stack_.grow(capacity);
+    }
     stack_.push_back(v);
-    return true;
-}
-
-bool interpreter::pop(value& v) {
-    std::size_t fence = marks_.empty() ? 0 : marks_.back();
-    if (stack_.size() <= fence) return fail(error_code::pk_stack_underflow);
-    v = stack_.back();
-    stack_.pop_back();
-    return true;
-}
-
-bool interpreter::top(value*& v) {
-    std::size_t fence = marks_.empty() ? 0 : marks_.back();
-    if (stack_.size() <= fence) return fail(error_code::pk_stack_underflow);
-    v = &stack_.back();
     return true;
 }
 
@@ -306,7 +365,7 @@ bool interpreter::push_text(kind type, std::string_view bytes, bool decoded) {
     return push({type, static_cast<uint32_t>(texts_.size() - 1)});
 }
 
-bool interpreter::memo_put(uint64_t key, value v) {
+bool interpreter::memo_put_slow(uint64_t key, value v) {
     value* slot = nullptr;
     if (key < dense_memo_keys) {
         if (key >= memo_dense_.size()) {
@@ -337,7 +396,7 @@ bool interpreter::memo_put(uint64_t key, value v) {
     return true;
 }
 
-bool interpreter::memo_get(uint64_t key, value& v) {
+bool interpreter::memo_get_slow(uint64_t key, value& v) {
     if (key < memo_dense_.size()) v = memo_dense_[key];
     else if (key >= dense_memo_keys) {
         auto found = memo_sparse_.find(key);
@@ -349,22 +408,15 @@ bool interpreter::memo_get(uint64_t key, value& v) {
     return true;
 }
 
-// The key of PUT/GET (a decimal line: int() in both unpicklers, so signs, spaces and underscores
-// pass; C stops at a NUL) or of the binary forms (1 or 4 bytes, little-endian).
+// The key of PUT/GET: a decimal line, int() in both unpicklers, so signs, spaces and underscores
+// pass; C stops at a NUL.
 bool interpreter::memo_key(uint8_t op, uint64_t& key) {
-    if (op == PUT || op == GET) {
-        std::string_view text;
-        if (!text_line(text)) return false;
-        auto parsed = parse_python_int(text.substr(0, std::min(text.size(), text.find('\0'))));
-        bool negative = parsed && (parsed->big ? (static_cast<uint8_t>(parsed->bytes.back()) & 0x80) != 0 : parsed->value < 0);
-        if (!parsed || negative) return fail(op == PUT ? error_code::pk_invalid_operand : error_code::pk_memo_missing);
-        key = parsed->big ? UINT64_MAX : static_cast<uint64_t>(parsed->value);  // pickle.py's memo takes any int
-        return true;
-    }
-    std::size_t width = op == BINPUT || op == BINGET ? 1 : 4;
-    const char* raw = take(width);
-    if (!raw) return false;
-    key = little_endian(raw, width);
+    std::string_view text;
+    if (!text_line(text)) return false;
+    auto parsed = parse_python_int(text.substr(0, std::min(text.size(), text.find('\0'))));
+    bool negative = parsed && (parsed->big ? (static_cast<uint8_t>(parsed->bytes.back()) & 0x80) != 0 : parsed->value < 0);
+    if (!parsed || negative) return fail(op == PUT ? error_code::pk_invalid_operand : error_code::pk_memo_missing);
+    key = parsed->big ? UINT64_MAX : static_cast<uint64_t>(parsed->value);  // pickle.py's memo takes any int
     return true;
 }
 
@@ -395,6 +447,8 @@ uint32_t interpreter::note_import(std::string module, std::string name, uint8_t 
     seen.opcode = op;
     seen.extension = extension;
     seen.computed = computed;
+    allowed_.push_back(!extension && !computed &&
+                       classify_global(seen.module, seen.name) != allowed_global::not_allowed);
     out_.imports.push_back(std::move(seen));
     call_seen_.push_back(false);
     auto id = static_cast<uint32_t>(out_.imports.size() - 1);
@@ -419,9 +473,7 @@ void interpreter::note_call(const value& callee, uint8_t op, const value* argume
     reach_import& origin = out_.imports[id];
     origin.called = true;
     bool text_argument = arguments && arguments->type == kind::tuple && arguments->ref != 0;
-    bool allowed = !origin.extension && !origin.computed &&
-                   classify_global(origin.module, origin.name) != allowed_global::not_allowed;
-    if (allowed || (call_seen_[id] && !text_argument)) return;
+    if (allowed_[id] || (call_seen_[id] && !text_argument)) return;
     call_seen_[id] = true;
     reach_call call;
     call.offset = options_.base_offset + op_at_;
@@ -598,7 +650,7 @@ bool interpreter::step(uint8_t op) {
         case TUPLE2:
         case TUPLE3: {
             std::size_t count = op - TUPLE1 + 1u;
-            std::size_t fence = marks_.empty() ? 0 : marks_.back();
+            std::size_t fence = this->fence();
             if (stack_.size() - fence < count) return fail(error_code::pk_stack_underflow);
             value first = stack_[stack_.size() - count];
             stack_.resize(stack_.size() - count);
@@ -613,7 +665,7 @@ bool interpreter::step(uint8_t op) {
         case APPEND:
         case SETITEM: {
             std::size_t count = op == APPEND ? 1 : 2;
-            std::size_t fence = marks_.empty() ? 0 : marks_.back();
+            std::size_t fence = this->fence();
             if (stack_.size() - fence < count + 1) return fail(error_code::pk_stack_underflow);
             std::span<const value> items(stack_.data() + stack_.size() - count, count);
             if (!container_op(op, stack_[stack_.size() - count - 1], items)) return false;
@@ -625,7 +677,7 @@ bool interpreter::step(uint8_t op) {
         case ADDITEMS: {
             std::size_t mark;
             if (!pop_mark(mark)) return false;
-            std::size_t fence = marks_.empty() ? 0 : marks_.back();
+            std::size_t fence = this->fence();
             if (mark <= fence) return fail(error_code::pk_stack_underflow);  // no target below the MARK
             std::span<const value> items(stack_.data() + mark, stack_.size() - mark);
             if (items.empty()) return true;  // C returns before looking at the target
@@ -636,17 +688,27 @@ bool interpreter::step(uint8_t op) {
         }
 
         // Memo.
-        case PUT:
         case BINPUT:
-        case LONG_BINPUT:
+        case LONG_BINPUT: {  // the forms picklers write: one or four bytes of key
+            std::size_t width = op == BINPUT ? 1 : 4;
+            const char* raw = take(width);
+            value* item;
+            return raw && top(item) && memo_put(little_endian(raw, width), *item);
+        }
+        case PUT:
         case MEMOIZE: {
             uint64_t key = memo_count_;
             value* item;
             return (op == MEMOIZE || memo_key(op, key)) && top(item) && memo_put(key, *item);
         }
-        case GET:
         case BINGET:
         case LONG_BINGET: {
+            std::size_t width = op == BINGET ? 1 : 4;
+            const char* raw = take(width);
+            value found;
+            return raw && memo_get(little_endian(raw, width), found) && push(found);
+        }
+        case GET: {
             uint64_t key = 0;
             value found;
             return memo_key(op, key) && memo_get(key, found) && push(found);
@@ -753,7 +815,7 @@ bool interpreter::step(uint8_t op) {
         }
         case BUILD: {
             value state, *target;
-            std::size_t fence = marks_.empty() ? 0 : marks_.back();
+            std::size_t fence = this->fence();
             if (stack_.size() - fence < 2) return fail(error_code::pk_stack_underflow);
             if (!pop(state) || !top(target)) return false;
             if (target->type == kind::object) {
