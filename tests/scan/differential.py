@@ -26,7 +26,7 @@ A miss prints the variant and is written to the misses folder (replay it with --
 imports CPython never made are counted as false positives (informational: the scanner
 over-approximates). Exit 1 on any miss.
 
-Usage: differential.py [--variants N] [--seed S] [--misses DIR] [--replay DIR]
+Usage: differential.py [--variants N] [--seed S] [--misses DIR] [--replay DIR] [--minimize DIR]
 Environment: STKIT_BIN (default build/cli/stkit), STKIT_SCRATCH, STKIT_SOURCE_DIR.
 """
 import _compat_pickle
@@ -277,6 +277,7 @@ def main():
     parser.add_argument("--batch", type=int, default=5000, help="variants written, loaded and scanned at once")
     parser.add_argument("--misses", help="folder for the missing variants (default STKIT_SCRATCH/misses)")
     parser.add_argument("--replay", help="check the files of this folder (a misses folder) instead of mutating")
+    parser.add_argument("--minimize", help="minimize the misses into this folder, grouped, with a README")
     parser.add_argument("--print", type=int, default=20, dest="print_limit", help="misses printed in full")
     args = parser.parse_args()
 
@@ -326,6 +327,9 @@ def main():
     print_summary(tally, time.time() - started)
     if tally.misses:
         print("missing variants in %s (replay: %s --replay %s)" % (misses_dir, sys.argv[0], misses_dir))
+    if args.minimize and misses:
+        import differential_minimize
+        differential_minimize.minimize_all(misses, misses_dir, args.minimize, stkit, allowlist)
     return 1 if tally.misses or tally.variants == 0 else 0
 
 
