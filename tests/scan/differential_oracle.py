@@ -66,7 +66,11 @@ WORKER_SILENCE = 30.0  # seconds without a result before a worker is killed as h
 class StubMeta(type):
     """Calling a stub class returns the shared Stub class (itself an instance of this metaclass), so
     a call's result is also a type that NEWOBJ accepts, is callable, hashable and iterable (empty),
-    takes items (SETITEM) and returns stubs for methods (append, extend, add)."""
+    takes items (SETITEM) and returns stubs for methods (append, extend, add).
+
+    One place where a real object could do more: the C unpickler wants a real tuple as REDUCE's and
+    NEWOBJ's arguments (and a dict as NEWOBJ_EX's keywords), so a call's result in that place ends
+    the C readings; the python reading takes any iterable there and reads on."""
 
     def __call__(cls, *args, **kwargs):
         return Stub
