@@ -234,21 +234,22 @@ def batches_of(seeds, count, seed, size):
 
 
 def replay_batch(folder):
+    """Every file under folder (a misses folder, or minimized groups), with the mutation and seed its
+    folder's misses.jsonl names."""
     batch = []
-    kinds = {}
-    index = os.path.join(folder, "misses.jsonl")
-    if os.path.exists(index):
-        with open(index) as f:
-            for line in f:
-                miss = json.loads(line)
-                kinds[miss["file"]] = (miss["kind"], miss["seed"])
-    for root, _, files in os.walk(folder):
+    for root, _, files in sorted(os.walk(folder)):
+        kinds = {}
+        if "misses.jsonl" in files:
+            with open(os.path.join(root, "misses.jsonl")) as f:
+                for line in f:
+                    miss = json.loads(line)
+                    kinds[miss["file"]] = (miss["kind"], miss["seed"])
         for name in sorted(files):
             if name.endswith((".jsonl", ".md", ".txt")):
                 continue
+            relative = os.path.relpath(os.path.join(root, name), folder)
+            kind, seed = kinds.get(name, ("replay", relative))
             with open(os.path.join(root, name), "rb") as f:
-                relative = os.path.relpath(os.path.join(root, name), folder)
-                kind, seed = kinds.get(name, ("replay", relative))
                 batch.append((relative.replace("/", "__"), kind, seed, f.read()))
     return batch
 
