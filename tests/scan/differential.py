@@ -288,7 +288,6 @@ def main():
     replayed = replay_batch(args.replay) if args.replay else None  # read before the scratch is emptied
     shutil.rmtree(scratch, ignore_errors=True)  # a rerun starts from nothing
     os.makedirs(scratch)
-    os.environ["STKIT_SCRATCH"] = scratch  # the payloads' marker file lives there
     misses_dir = args.misses or os.path.join(scratch, "misses")
     if args.replay and os.path.abspath(misses_dir) == os.path.abspath(args.replay):
         sys.exit("differential: --misses must differ from --replay")
@@ -321,7 +320,7 @@ def main():
         if tally.variants > args.batch:
             print("differential: %d variants, %d misses so far, %.0f s" % (tally.variants, tally.misses,
                                                                        time.time() - started))
-    marker = os.path.join(scratch, "STKIT_ATTACK_MARKER")
+    marker = os.path.join(differential_seeds.MARKER_FOLDER, "STKIT_ATTACK_MARKER")
     if os.path.exists(marker):
         print("differential: a payload ran (the marker file exists)")
         tally.misses += 1

@@ -27,6 +27,7 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ATTACKS = os.path.join(HERE, "..", "attacks")
+MARKER_FOLDER = "/tmp/stkit-differential-marker"  # where a payload that ran would leave its marker
 sys.path.insert(0, ATTACKS)
 from attack_common import (MARK, MEMOIZE, REDUCE, STOP, TUPLE, binbytes, binunicode,  # noqa: E402
                            frame, global_op, proto, shell_command, short_unicode, tuple1)
@@ -90,7 +91,6 @@ def pickles_in_file(path):
 
 def attack_seeds(folder):
     seeds = []
-    os.environ.setdefault("STKIT_SCRATCH", folder)
     for path in sorted(glob.glob(os.path.join(ATTACKS, "a[0-9][0-9]_*.py"))):
         name = os.path.basename(path)[:-3]
         out = os.path.join(folder, name)
@@ -231,12 +231,23 @@ def torch_seeds(folder):
 
 
 def make_seeds(folder):
-    """Every seed as (name, bytes), in a fixed order."""
-    seeds = attack_seeds(folder) + object_seeds() + payload_seeds() + torch_seeds(folder)
+    """Every seed as (name, bytes), in a fixed order, the same wherever the checkout and the scratch
+    folder are: payloads name the marker file in MARKER_FOLDER, and seeds that hold the checkout's
+    path (TorchScript debug info) are left out."""
+    scratch = os.environ.get("STKIT_SCRATCH")
+    os.environ["STKIT_SCRATCH"] = MARKER_FOLDER  # what attack_common.marker_path() reads
+    try:
+        seeds = attack_seeds(folder) + object_seeds() + payload_seeds() + torch_seeds(folder)
+    finally:
+        if scratch is None:
+            del os.environ["STKIT_SCRATCH"]
+        else:
+            os.environ["STKIT_SCRATCH"] = scratch
+    checkout = os.path.dirname(os.path.dirname(HERE)).encode()
     unique = []
     seen = set()
     for name, data in seeds:
-        if data not in seen:
+        if data not in seen and checkout not in data:
             seen.add(data)
             unique.append((name, data))
     return unique
