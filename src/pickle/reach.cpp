@@ -86,6 +86,7 @@ struct load_outcome {
     bool irregular_frames = false;
     bool stop_inside_frame = false;
     uint64_t frame_end = 0;    // relative
+    bool more = false;         // bytes remain for a next load by the same unpickler
 };
 
 class interpreter {
@@ -93,7 +94,9 @@ public:
     interpreter(std::span<const std::byte> data, const reach_options& options, reach_result& out)
         : data_(reinterpret_cast<const char*>(data.data())), size_(data.size()), options_(options), out_(out) {}
 
-    load_outcome load(std::size_t start, uint32_t index, reach_reading reading);
+    // One load from `start` by a new unpickler, or (`reuse`) the next load of the unpickler that
+    // ran the previous one: its memo and, reading frame-buffered, its buffer carry over.
+    load_outcome load(std::size_t start, uint32_t index, reach_reading reading, bool reuse = false);
     [[nodiscard]] bool limit_reached() const noexcept { return out_.limit.has_value(); }
 
 private:
@@ -101,7 +104,7 @@ private:
     // `count` bytes of operand; the common case (sequential, inside the data, not crossing a frame
     // end) stays inline, the rest is take_slow().
     const char* take(std::size_t count) {
-        if (reading_ == reach_reading::sequential && count <= size_ - pos_ &&
+        if (reading_ != reach_reading::frame_buffered && count <= size_ - pos_ &&
             (!in_frame_ || pos_ >= frame_end_ || count <= frame_end_ - pos_)) {
             const char* at = data_ + pos_;
             pos_ += count;
@@ -180,6 +183,7 @@ private:
 
     // Per load.
     reach_reading reading_ = reach_reading::sequential;
+    bool reused_ = false;
     uint32_t index_ = 0;
     int protocol_ = 0;
     std::size_t pos_ = 0;
@@ -212,7 +216,7 @@ private:
 // Reading
 
 const char* interpreter::take_slow(std::size_t count) {
-    if (reading_ == reach_reading::sequential) {
+    if (reading_ != reach_reading::frame_buffered) {
         if (count > size_ - pos_) {
             fail(error_code::pk_truncated);
             return nullptr;
@@ -242,7 +246,7 @@ const char* interpreter::take_slow(std::size_t count) {
 
 bool interpreter::line(std::string_view& text, bool& at_eof) {
     at_eof = false;
-    if (reading_ == reach_reading::sequential) {
+    if (reading_ != reach_reading::frame_buffered) {
         const void* newline = std::memchr(data_ + pos_, '\n', size_ - pos_);
         if (!newline) {
             // pickle.py's readline() returns the rest; its callers drop the last byte as if it
@@ -282,7 +286,7 @@ bool interpreter::frame() {
     const char* raw = take(8);
     if (!raw) return false;
     uint64_t length = little_endian(raw, 8);
-    if (reading_ == reach_reading::sequential) {
+    if (reading_ != reach_reading::frame_buffered) {
         if (in_frame_ && opcode_at < frame_end_) diverge(reach_divergence_kind::frame_inside_frame, opcode_at);
         if (length > size_ - pos_) {
             // C needs the whole frame at once; pickle.py reads what there is and goes on.
@@ -435,6 +439,7 @@ uint32_t interpreter::note_import(std::string module, std::string name, uint8_t 
     key += '\0';
     key += name;
     key += static_cast<char>(reading_);
+    key += reused_ ? 'r' : 'n';
     auto found = import_index_.find(key);
     if (found != import_index_.end()) return found->second;
     if (!charge(key.size() * 3 + 128)) return UINT32_MAX;
@@ -444,6 +449,7 @@ uint32_t interpreter::note_import(std::string module, std::string name, uint8_t 
     seen.offset = options_.base_offset + op_at_;
     seen.pickle_index = index_;
     seen.reading = reading_;
+    seen.reused = reused_;
     seen.opcode = op;
     seen.extension = extension;
     seen.computed = computed;
@@ -857,28 +863,34 @@ bool interpreter::step(uint8_t op) {
     }
 }
 
-load_outcome interpreter::load(std::size_t start, uint32_t index, reach_reading reading) {
+load_outcome interpreter::load(std::size_t start, uint32_t index, reach_reading reading, bool reuse) {
     reading_ = reading;
+    reused_ = reuse;
     index_ = index;
     protocol_ = 0;
-    pos_ = buffer_end_ = file_pos_ = start;
+    // The C unpickler called again reads on from its own buffer (what it read of a frame and did
+    // not use); otherwise the load starts at `start`.
+    if (!reuse || reading != reach_reading::frame_buffered) pos_ = buffer_end_ = file_pos_ = start;
     frame_end_ = 0;
     in_frame_ = false;
     irregular_ = false;
     failure_ = error_code::ok;
     stack_.clear();
     marks_.clear();
-    memo_dense_.clear();
-    memo_sparse_.clear();
-    memo_count_ = 0;
-    texts_.clear();
-    decoded_.clear();
-    firsts_.clear();
+    if (!reuse) {  // memo values refer to texts_ and firsts_: those go with it
+        memo_dense_.clear();
+        memo_sparse_.clear();
+        memo_count_ = 0;
+        texts_.clear();
+        decoded_.clear();
+        firsts_.clear();
+    }
 
     load_outcome outcome;
     outcome.record.start = options_.base_offset + start;
     outcome.record.index = index;
     outcome.record.reading = reading;
+    outcome.record.reused = reuse;
     uint64_t opcodes = 0;
     bool stopped = false;
     while (!stopped) {
@@ -912,7 +924,8 @@ load_outcome interpreter::load(std::size_t start, uint32_t index, reach_reading 
     outcome.record.end = options_.base_offset + pos_;
     // The next pickle.load() of the same file starts where the file was left: after the STOP when
     // reading sequentially, after the whole frame when the frame was read into a buffer.
-    outcome.continue_at = reading == reach_reading::sequential ? pos_ : file_pos_;
+    outcome.continue_at = reading != reach_reading::frame_buffered ? pos_ : file_pos_;
+    outcome.more = pos_ < size_ || (reading == reach_reading::frame_buffered && file_pos_ < size_);
     outcome.irregular_frames = irregular_;
     if (stopped && reading == reach_reading::sequential && in_frame_ && pos_ < frame_end_) {
         outcome.stop_inside_frame = true;
@@ -1052,6 +1065,31 @@ reach_result reach_analyse(std::span<const std::byte> data, const reach_options&
             if (options.read_on && buffered.record.stopped) pending.emplace_back(buffered.continue_at, index + 1);
         }
         if (!options.read_on) break;
+    }
+    // The same stream read by one Unpickler object load after load: its memo carries over (a GET
+    // in a later pickle finds what an earlier one stored), and the C one keeps its buffer. Three
+    // such readers: C on bytes or a peek()-able file (on from the STOP), pickle.py (on from the
+    // end of the frame it had read whole), C on a file without peek() (on from its buffer).
+    std::size_t sequential_loads = 0;
+    bool irregular = !out.divergences.empty();
+    for (const reach_pickle& p : out.pickles) sequential_loads += p.reading == reach_reading::sequential;
+    if (options.read_on && sequential_loads > 1) {
+        auto reuse_chain = [&](reach_reading reading, bool after_frame) {
+            std::size_t start = 0;
+            for (uint32_t index = 0; !machine.limit_reached(); ++index) {
+                load_outcome next = machine.load(start, index, reading, index > 0);
+                if (index > 0) out.pickles.push_back(next.record);
+                // Every load that stops has read its STOP, so each one starts further on.
+                if (!next.record.stopped || !next.more) break;
+                start = after_frame && next.stop_inside_frame ? next.frame_end : next.continue_at;
+                if (start >= data.size() && reading == reach_reading::sequential) break;
+            }
+        };
+        reuse_chain(reach_reading::sequential, false);
+        if (irregular) {
+            reuse_chain(reach_reading::sequential, true);
+            if (options.frame_buffered) reuse_chain(reach_reading::frame_buffered, false);
+        }
     }
     return out;
 }

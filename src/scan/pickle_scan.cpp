@@ -49,20 +49,25 @@ bool judged_harmless(const scan_state& state, const pickle::reach_import& seen) 
     return state.torchscript && torchscript_internal(seen.module);
 }
 
-std::string_view reading_note(pickle::reach_reading reading) {
-    return reading == pickle::reach_reading::frame_buffered
-               ? " (as the C unpickler reads a file without peek(): a frame's unread tail is skipped)"
-               : "";
+std::string reading_note(const pickle::reach_import& seen) {
+    std::string note;
+    if (seen.reading == pickle::reach_reading::frame_buffered)
+        note = "as the C unpickler reads a file without peek(): a frame's unread tail is skipped";
+    if (seen.reused) note += std::string(note.empty() ? "" : "; ") + "as one Unpickler object reads pickle after pickle: its memo carries over";
+    return note.empty() ? note : " (" + note + ")";
 }
 
 finding import_finding(const pickle::reach_import& seen, const std::string& member) {
     auto index = static_cast<int>(seen.pickle_index);
-    std::string note(reading_note(seen.reading));
+    std::string note = reading_note(seen);
     if (seen.extension) {
-        return located(seen.called ? verdict::dangerous : verdict::suspicious, "extension",
-                       "EXT opcode (" + seen.name + "): the copyreg extension registry names a global, which is imported" +
-                           std::string(seen.called ? " and called" : "") + note,
-                       member, index, seen.offset);
+        finding f = located(seen.called ? verdict::dangerous : verdict::suspicious, "extension",
+                            "EXT opcode (" + seen.name + "): the copyreg extension registry names a global, which is imported" +
+                                std::string(seen.called ? " and called" : "") + note,
+                            member, index, seen.offset);
+        f.module = seen.module;  // "copyreg", name "extension N": the code, not what it stands for
+        f.name = seen.name;
+        return f;
     }
     if (seen.computed) {
         return located(verdict::dangerous, "evasion",
@@ -155,7 +160,7 @@ private:
             // everything the buffered reading found.
             bool imports = false, called = false;
             for (const pickle::reach_import& seen : run.imports) {
-                bool hidden = seen.reading == pickle::reach_reading::frame_buffered || seen.offset >= d.offset;
+                bool hidden = seen.reading != pickle::reach_reading::sequential || seen.reused || seen.offset >= d.offset;
                 if (!hidden || !counts(seen)) continue;
                 imports = true;
                 called = called || seen.called;

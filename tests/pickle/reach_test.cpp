@@ -227,13 +227,30 @@ TEST(PickleReach, ReduceArgumentsMustBeIterable) {
 
 TEST(PickleReach, PicklesAfterStopAreRead) {
     auto r = analyse(literal("\x80\x02}.") + literal("\x80\x02") + os_system + ")R.");
-    ASSERT_EQ(r.imports.size(), 1u);
-    EXPECT_EQ(r.imports[0].pickle_index, 1u);
-    EXPECT_EQ(r.imports[0].offset, 6u);
-    ASSERT_EQ(r.pickles.size(), 2u);
+    // A new unpickler per load, and one Unpickler object loading twice: the same import.
+    ASSERT_EQ(r.imports.size(), 2u);
+    for (const auto& seen : r.imports) {
+        EXPECT_EQ(seen.pickle_index, 1u);
+        EXPECT_EQ(seen.offset, 6u);
+    }
+    EXPECT_NE(r.imports[0].reused, r.imports[1].reused);
+    ASSERT_EQ(r.pickles.size(), 3u);
     reach_options once;
     once.read_on = false;
     EXPECT_TRUE(analyse(literal("\x80\x02}.") + os_system + ")R.", once).imports.empty());
+}
+
+TEST(PickleReach, OneUnpicklerKeepsItsMemoFromLoadToLoad) {
+    // Load 0 memoizes "os" and "system"; load 1 fetches them for STACK_GLOBAL. A new unpickler per
+    // load has nothing in its memo and stops; one Unpickler object called twice imports os.system.
+    std::string first = literal("\x80\x04\x8c\x02os\x94\x8c\x06system\x94N.");
+    std::string second = literal("\x80\x04h\x00h\x01\x93)R.");
+    auto r = analyse(first + second);
+    ASSERT_EQ(r.imports.size(), 1u);
+    EXPECT_TRUE(r.imports[0].reused);
+    EXPECT_EQ(r.imports[0].module + "." + r.imports[0].name, "os.system");
+    EXPECT_EQ(r.imports[0].pickle_index, 1u);
+    EXPECT_TRUE(r.imports[0].called);
 }
 
 // A frame whose SHORT_BINUNICODE operand runs 2 bytes past the frame's end. Read sequentially the

@@ -10,12 +10,13 @@ a buffered file and from an unbuffered file, the pure-Python unpickler, and a ne
 load, each loading again while bytes remain, with a find_class that records and never imports), and
 the whole batch is scanned once with `stkit scan --format json`.
 
-A recorded import must be reported when its module is a valid dotted Python name and it is not on
-the allowlist (src/pickle/allowlist.cpp) under its raw or its _compat_pickle name. It is reported
+A recorded import must be reported when its module and its name are valid dotted Python names (the
+issue's definition: a text line that merely follows a 'c' imports nothing; the scanner also reports
+modules that act when merely imported whatever the name) and it is not on the allowlist (src/pickle/allowlist.cpp) under its raw or its _compat_pickle name. It is reported
 when a finding of the file names it:
   - by module and name, raw or after the protocol < 3 renames (the scanner reports renamed names);
-  - for an import made by an EXT opcode, also by any finding of category "extension" at that
-    opcode's offset (the offset is known in the pure-Python reading; from the C readings any
+  - for an import made by an EXT opcode, also by a finding of category "extension" that names its
+    code ("extension 255"), or one at that opcode's offset (the offset is known in the pure-Python reading; from the C readings any
     "extension" finding of the file counts): the scanner cannot know the process's registry.
 No leniency for computed names is needed: the oracle's calls return stubs, never str, and both
 unpicklers refuse a STACK_GLOBAL whose operands are not exactly str, so every recorded import has
@@ -84,17 +85,20 @@ Record = collections.namedtuple("Record", "reading load module name ext offset")
 def judge(result, report, allowlist):
     """(required records, missed records, verdict problem, false-positive findings) of one file."""
     records = [Record(*r) for r in result["imports"]]
-    required = [r for r in records if valid_module(r.module) and (r.module, r.name) not in allowlist and
+    required = [r for r in records if valid_module(r.module) and valid_module(r.name) and
+                (r.module, r.name) not in allowlist and
                 compat(r.module, r.name) not in allowlist]
     findings = report["findings"] if report else []
     named = {(normal(f.get("module")), normal(f.get("name"))) for f in findings}
     extension_offsets = {f["location"].get("offset") for f in findings if f.get("category") == "extension"}
+    extension_names = {f.get("name") for f in findings if f.get("category") == "extension"}
     missed = []
     for r in required:
         names = {(normal(r.module), normal(r.name)), tuple(normal(x) for x in compat(r.module, r.name))}
         if names & named:
             continue
-        if r.ext is not None and extension_offsets and (r.offset is None or r.offset in extension_offsets):
+        if r.ext is not None and ("extension %d" % r.ext in extension_names or
+                                  (extension_offsets and (r.offset is None or r.offset in extension_offsets))):
             continue
         missed.append(r)
     verdict = report["verdict"] if report else "missing from the report"

@@ -35,6 +35,7 @@ import io
 import json
 import os
 import pickle
+import re
 import resource
 import select
 import signal
@@ -101,6 +102,11 @@ def persistent_load(pid):
     raise pickle.UnpicklingError("persistent id is not a tuple")
 
 
+# A dotted name __import__ could find: identifiers (letters, digits, underscores, non-ASCII).
+IDENTIFIER_TEXT = r"[A-Za-z_\u0080-\U0010FFFF][A-Za-z0-9_\u0080-\U0010FFFF]*"
+IMPORTABLE = re.compile(r"%s(\.%s)*\Z" % (IDENTIFIER_TEXT, IDENTIFIER_TEXT))
+
+
 class Timeout(Exception):
     pass
 
@@ -123,6 +129,10 @@ class Recorder:
     def record(self, module, name, offset):
         stub = StubMeta("Stub", (Stub,), {})
         self.calls.append([module, name, stub, offset, self.load])
+        # What __import__ does with a name no module can have: the load stops here, as it would
+        # for real (a stub that went on would see imports no loader ever reaches).
+        if not IMPORTABLE.match(module):
+            raise ModuleNotFoundError("No module named %r" % module)
         return stub
 
 

@@ -20,6 +20,11 @@
 // operation succeeds. Where the loaders disagree on the bytes themselves (FRAME boundaries, below),
 // both readings are followed.
 //
+// Loading on. After a STOP, `pickle.load(f)` in a loop starts a new unpickler where the file was
+// left; torch's legacy loader does too. One Unpickler object called again keeps its memo (a GET in
+// a later pickle finds what an earlier one stored) and, in C, the bytes it had buffered. Both are
+// followed.
+//
 // Frames. pickle.loads and a file with peek() read a protocol 4+ stream sequentially; the C
 // unpickler reading a file without peek() (torch.load's zip records come as io.BytesIO) or a frame
 // of 128 KiB or more reads each FRAME into a buffer and, when an operand runs past its end, reads
@@ -70,6 +75,7 @@ struct reach_import {
     uint64_t offset = 0;       // absolute offset of the importing opcode
     uint32_t pickle_index = 0;  // 0 for the buffer's first pickle, n after n STOPs
     reach_reading reading = reach_reading::sequential;
+    bool reused = false;        // seen by one Unpickler object loading pickle after pickle
     uint8_t opcode = 0;         // 'c', 'i', 0x93 (STACK_GLOBAL), 0x82..0x84 (EXT1/2/4)
     bool extension = false;     // EXT: module "copyreg", name "extension N"; the registry decides
     bool computed = false;      // STACK_GLOBAL whose names were made by a call: unknown until run
@@ -101,6 +107,7 @@ struct reach_pickle {
     uint64_t end = 0;  // just past STOP, or where the load failed
     uint32_t index = 0;
     reach_reading reading = reach_reading::sequential;
+    bool reused = false;  // a load after the first by the same Unpickler object
     int protocol = 0;
     uint64_t opcodes = 0;
     bool stopped = false;                // reached STOP
