@@ -944,12 +944,16 @@ bool identifier_byte(uint8_t c) noexcept {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
 }
 
-// Starts as a pickler starts (PROTO, or a protocol 0/1 value or container) and has the opcodes
-// some import needs: a GLOBAL/INST with its two lines, or STACK_GLOBAL, or EXT.
-bool raw_import_shape(std::string_view text) noexcept {
-    if (text.size() < staged_min_size) return false;
+// The first opcodes a pickler writes: PROTO, or a protocol 0/1 value or container.
+bool pickler_opener(char first) noexcept {
     constexpr std::string_view openers = "\x80(])}ciNIFSVLJKMGTUXBC\x8c\x88\x89\x95";
-    if (openers.find(text.front()) == std::string_view::npos) return false;
+    return openers.find(first) != std::string_view::npos;
+}
+
+// Starts as a pickler starts and has the opcodes some import needs: a GLOBAL/INST with its two
+// lines, or STACK_GLOBAL, or EXT.
+bool raw_import_shape(std::string_view text) noexcept {
+    if (text.size() < staged_min_size || !pickler_opener(text.front())) return false;
     std::size_t newlines = 0;
     for (char c : text) {
         auto b = static_cast<uint8_t>(c);
@@ -971,6 +975,9 @@ int base64_value(char c) noexcept {
 std::optional<std::string> base64_decode(std::string_view text) {
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == '=')) text.remove_suffix(1);
     if (text.size() < 12 || text.size() % 4 == 1) return std::nullopt;
+    // Most text is not base64 of a pickle: its first decoded byte says so before anything is built.
+    int v0 = base64_value(text[0]), v1 = base64_value(text[1]);
+    if (v0 < 0 || v1 < 0 || !pickler_opener(static_cast<char>((v0 << 2) | (v1 >> 4)))) return std::nullopt;
     std::string out;
     out.reserve(text.size() * 3 / 4);
     uint32_t accumulator = 0;
@@ -990,14 +997,16 @@ std::optional<std::string> base64_decode(std::string_view text) {
 
 std::optional<std::string> hex_decode(std::string_view text) {
     if (text.size() < 16 || text.size() % 2) return std::nullopt;
+    auto digit = [](char c) {
+        if (c >= '0' && c <= '9') return c - '0';
+        if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') return (c | 0x20) - 'a' + 10;
+        return -1;
+    };
+    if (digit(text[0]) < 0 || digit(text[1]) < 0 || !pickler_opener(static_cast<char>(digit(text[0]) * 16 + digit(text[1]))))
+        return std::nullopt;
     std::string out;
     out.reserve(text.size() / 2);
     for (std::size_t i = 0; i < text.size(); i += 2) {
-        auto digit = [](char c) {
-            if (c >= '0' && c <= '9') return c - '0';
-            if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') return (c | 0x20) - 'a' + 10;
-            return -1;
-        };
         int hi = digit(text[i]), lo = digit(text[i + 1]);
         if (hi < 0 || lo < 0) return std::nullopt;
         out.push_back(static_cast<char>(hi * 16 + lo));
