@@ -21,6 +21,7 @@ struct convert_arguments {
     bool force = false;
     bool no_verify = false;
     bool json = false;
+    unsigned jobs = 1;
 };
 
 nlohmann::json report_json(const convert::convert_report& report) {
@@ -68,6 +69,7 @@ int run_convert(const convert_arguments& arguments) {
     convert::convert_options options;
     options.overwrite = arguments.force;
     options.verify = !arguments.no_verify;
+    options.jobs = arguments.jobs;
     fs::path input(arguments.input);
     std::error_code ignored;
     result<convert::convert_report> done = make_error(error_code::invalid_argument);
@@ -123,6 +125,8 @@ command_registration convert_command("convert", 30, [](CLI::App& app) -> command
     command->add_flag("--no-verify", arguments->no_verify,
                       "skip re-reading the output and comparing it with the source");
     command->add_flag("--json", arguments->json, "print the report as JSON");
+    command->add_option("-j,--jobs", arguments->jobs, "shards of a folder converted at once (default 1)")
+        ->check(CLI::Range(1u, 64u));
     return [arguments] { return run_convert(*arguments); };
 });
 

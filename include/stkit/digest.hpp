@@ -1,4 +1,7 @@
-// stkit/digest.hpp — SHA-256 through OpenSSL, for verification digests and LFS-comparable file ids.
+// stkit/digest.hpp — SHA-256 through OpenSSL, for LFS-comparable file ids and report digests, and
+// XXH3-128 through libxxhash, for the converter's verification pass (an order of magnitude faster
+// than SHA-256; it guards against the writer, the file system or a bug losing bytes, not against an
+// adversary, who would control the source anyway).
 #pragma once
 
 #include <array>
@@ -31,6 +34,26 @@ private:
     std::unique_ptr<state> state_;
     bool failed_ = false;
 };
+
+using xxh3_digest = std::array<uint8_t, 16>;
+
+// Incremental XXH3-128 (libxxhash's streaming state).
+class xxh3_128 {
+public:
+    xxh3_128();
+    xxh3_128(xxh3_128&&) noexcept;
+    xxh3_128& operator=(xxh3_128&&) noexcept;
+    ~xxh3_128();
+
+    void update(std::span<const std::byte> bytes) noexcept;
+    [[nodiscard]] xxh3_digest finish() const noexcept;
+
+private:
+    struct state;
+    std::unique_ptr<state> state_;
+};
+
+[[nodiscard]] xxh3_digest xxh3_of(std::span<const std::byte> bytes) noexcept;
 
 [[nodiscard]] result<sha256_digest> sha256_of(std::span<const std::byte> bytes);
 // Streams the file through the digest (no whole-file buffer). Errors: io_open_failed, io_read_failed.

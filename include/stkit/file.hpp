@@ -70,6 +70,15 @@ public:
     // Appends bytes (buffered). Errors: io_write_failed.
     [[nodiscard]] result<void> write(std::span<const std::byte> bytes);
     [[nodiscard]] result<void> write(std::string_view text);
+    // Appends `length` bytes of the file open as `source_fd`, from `offset`, by copy_file_range: the
+    // kernel copies page cache to page cache, and the bytes never pass through this process. Where
+    // the file systems cannot (EXDEV, EINVAL, ENOSYS, EOPNOTSUPP), `same_bytes` (the same bytes,
+    // mapped) is written instead. Errors: io_write_failed, io_read_failed (a short source).
+    [[nodiscard]] result<void> copy_range(int source_fd, uint64_t offset, uint64_t length,
+                                          std::span<const std::byte> same_bytes);
+    // Everything written so far reaches the file (no fsync): temp_path() can be read back while
+    // finish() syncs. Errors: io_write_failed.
+    [[nodiscard]] result<void> flush();
     // Flushes the buffer and fsyncs; the temporary file is then complete and can be verified by
     // opening temp_path() (a /proc/self/fd/N path for an unnamed file). Errors: io_write_failed,
     // io_sync_failed.

@@ -1,8 +1,17 @@
 // The conversion driver: plan, write, verify, commit — for one file or a transformers folder.
 #include "stkit/convert/convert.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <functional>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <system_error>
+#include <thread>
+#include <utility>
 
 #include "convert/internal.hpp"
 #include "convert/output.hpp"
@@ -13,11 +22,32 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// One input file planned, with its map kept open for the write and verify phases.
+// A file descriptor closed when it goes out of scope.
+class unique_fd {
+public:
+    unique_fd() = default;
+    explicit unique_fd(int fd) noexcept : fd_(fd) {}
+    unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+    unique_fd& operator=(unique_fd&& other) noexcept {
+        std::swap(fd_, other.fd_);
+        return *this;
+    }
+    ~unique_fd() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    [[nodiscard]] int get() const noexcept { return fd_; }
+
+private:
+    int fd_ = -1;
+};
+
+// One input file planned, with its map (and a descriptor, for copy_file_range) kept open for the
+// write and verify phases.
 struct planned_file {
     fs::path source;
     fs::path destination;
     mapped_file input;
+    unique_fd fd;
     checkpoint plan;
 };
 
@@ -29,6 +59,7 @@ result<planned_file> plan_file(const fs::path& source, const fs::path& destinati
     auto input = mapped_file::open(source);
     if (!input.ok()) return std::move(input).error().in_file(source.string());
     planned.input = std::move(*input);
+    planned.fd = unique_fd(::open(source.c_str(), O_RDONLY | O_CLOEXEC));  // -1: bytes go through the map
     load_options load = options.load;
     load.release_consumed_pages = true;  // planned.input is our own read-only map
     auto plan = load_checkpoint(planned.input.bytes(), load);
@@ -55,9 +86,62 @@ void add_to_report(const planned_file& planned, const detail::written_output& wr
     if (report.unwrapped.empty()) report.unwrapped = planned.plan.unwrapped;
 }
 
-// Writes and verifies every planned file into unnamed temporaries, then commits them all (and then
-// `extra`, the index); on any failure nothing is committed (or, if a commit itself fails, the ones
-// already committed are removed).
+// Runs `work` on a thread of its own, or here when no thread can be started (the result is the
+// same, only later).
+class beside {
+public:
+    explicit beside(std::function<void()> work) {
+        try {
+            thread_ = std::thread(std::move(work));
+        } catch (const std::system_error&) {
+            work();
+        }
+    }
+    beside(const beside&) = delete;
+    beside& operator=(const beside&) = delete;
+    ~beside() {
+        if (thread_.joinable()) thread_.join();
+    }
+
+private:
+    std::thread thread_;
+};
+
+// Writes and verifies one planned file into its writer's temporary file. The source digests are
+// computed while the tensors are written, the output's while the file is fsynced: two reads of
+// the page cache beside a write that, for most bytes, is the kernel's own copy.
+result<detail::written_output> write_one(planned_file& file, safetensors_writer& writer,
+                                         const convert_options& options) {
+    detail::input_file input{file.input.bytes(), file.fd.get()};
+    file.input.advise_sequential();
+    if (!options.verify) {
+        STKIT_TRY(auto written, detail::write_checkpoint(file.plan, writer, input, options.chunk_bytes));
+        STKIT_TRY_VOID(writer.finish());
+        return written;
+    }
+    result<std::vector<xxh3_digest>> source = std::vector<xxh3_digest>{};
+    result<std::vector<xxh3_digest>> output = std::vector<xxh3_digest>{};
+    result<detail::written_output> written = detail::written_output{};
+    result<void> synced;
+    {
+        beside source_pass([&] { source = detail::source_digests(file.plan, input, options.chunk_bytes); });
+        written = detail::write_checkpoint(file.plan, writer, input, options.chunk_bytes);
+        if (written.ok()) {
+            beside output_pass([&] { output = detail::output_digests(file.plan, writer.temp_path(), options.chunk_bytes); });
+            synced = writer.finish();
+        }
+    }
+    if (!written.ok()) return std::move(written).error();
+    STKIT_TRY_VOID(synced);
+    if (!source.ok()) return std::move(source).error();
+    if (!output.ok()) return std::move(output).error();
+    STKIT_TRY_VOID(detail::compare_digests(file.plan, *source, *output));
+    return written;
+}
+
+// Writes and verifies every planned file into unnamed temporaries (options.jobs at a time), then
+// commits them all (and then `extra`, the index); on any failure nothing is committed (or, if a
+// commit itself fails, the ones already committed are removed).
 result<void> write_all(std::vector<planned_file>& planned, std::vector<output_file>& extra,
                        const convert_options& options, convert_report& report) {
     std::vector<safetensors_writer> writers;
@@ -66,17 +150,24 @@ result<void> write_all(std::vector<planned_file>& planned, std::vector<output_fi
         if (!created.ok()) return std::move(created).error().in_file(file.destination.string());
         writers.push_back(std::move(*created));
     }
-    for (std::size_t i = 0; i < planned.size(); ++i) {
-        planned[i].input.advise_sequential();
-        auto written = detail::write_checkpoint(planned[i].plan, writers[i], options.chunk_bytes);
-        if (!written.ok()) return std::move(written).error().in_file(planned[i].destination.string());
-        if (options.verify) {
-            auto verified = detail::verify_output(planned[i].plan, writers[i].temp_path(),
-                                                  options.chunk_bytes);
-            if (!verified.ok())
-                return std::move(verified).error().in_file(planned[i].destination.string());
+    std::vector<result<detail::written_output>> outcomes(planned.size(), detail::written_output{});
+    std::atomic<std::size_t> next{0};
+    std::atomic<bool> failed{false};
+    auto worker = [&] {
+        for (std::size_t i = next++; i < planned.size() && !failed; i = next++) {
+            outcomes[i] = write_one(planned[i], writers[i], options);
+            if (!outcomes[i].ok()) failed = true;
         }
-        add_to_report(planned[i], *written, report);
+    };
+    {
+        std::vector<std::unique_ptr<beside>> workers;
+        for (unsigned j = 1; j < std::max(1u, options.jobs) && j < planned.size(); ++j)
+            workers.push_back(std::make_unique<beside>(worker));
+        worker();
+    }
+    for (std::size_t i = 0; i < planned.size(); ++i) {
+        if (!outcomes[i].ok()) return std::move(outcomes[i]).error().in_file(planned[i].destination.string());
+        add_to_report(planned[i], *outcomes[i], report);
     }
     std::vector<fs::path> committed;
     auto commit = [&](auto& file) -> result<void> {

@@ -1,7 +1,12 @@
-// Writing a planned checkpoint with the streaming safetensors writer, and verifying the result.
+// Writing a planned checkpoint with the streaming safetensors writer, and verifying the result by
+// digests computed independently on both sides (see output.hpp).
 #include "convert/output.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <map>
 
@@ -21,10 +26,44 @@ error mismatch(const source_tensor& tensor, std::string detail) {
     return make_error(error_code::cv_verify_failed, std::move(detail), no_offset, tensor.name);
 }
 
+// Digest of `length` bytes of `fd` from `offset`, read with pread into `buffer`: no map, no page
+// faults, a resident set of one buffer whatever the size.
+result<xxh3_digest> digest_range(int fd, uint64_t offset, uint64_t length, std::vector<std::byte>& buffer) {
+    xxh3_128 hasher;
+    while (length > 0) {
+        std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(length, buffer.size()));
+        ssize_t got = ::pread(fd, buffer.data(), want, static_cast<off_t>(offset));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0)
+            return make_error(error_code::io_read_failed,
+                              got < 0 ? std::strerror(errno) : "file ends early", offset);
+        hasher.update(std::span(buffer.data(), static_cast<std::size_t>(got)));
+        offset += static_cast<uint64_t>(got);
+        length -= static_cast<uint64_t>(got);
+    }
+    return hasher.finish();
+}
+
 }  // namespace
 
+std::optional<uint64_t> copyable_offset(const checkpoint& plan, const source_tensor& tensor,
+                                        const input_file& input) noexcept {
+    const source_storage& storage = plan.storages[tensor.storage];
+    if (input.fd < 0 || !tensor.contiguous || storage.big_endian || !storage.owned.empty() || tensor.byte_size == 0)
+        return std::nullopt;
+    std::span<const std::byte> bytes =
+        storage.bytes.subspan(static_cast<std::size_t>(tensor.offset * dtype_size(tensor.type)),
+                              static_cast<std::size_t>(tensor.byte_size));  // bounds checked by the plan
+    // Only bytes that lie in the input file's map have a place in the file.
+    auto begin = reinterpret_cast<uintptr_t>(input.map.data());
+    auto at = reinterpret_cast<uintptr_t>(bytes.data());
+    if (at < begin || at - begin > input.map.size() || bytes.size() > input.map.size() - (at - begin))
+        return std::nullopt;
+    return at - begin;
+}
+
 result<written_output> write_checkpoint(const checkpoint& plan, safetensors_writer& writer,
-                                        std::size_t chunk_bytes) {
+                                        const input_file& input, std::size_t chunk_bytes) {
     std::map<std::string_view, const source_tensor*> by_name;
     for (const source_tensor& tensor : plan.tensors) {
         STKIT_TRY_VOID(writer.declare(tensor.name, tensor.type, tensor.shape));
@@ -35,18 +74,46 @@ result<written_output> write_checkpoint(const checkpoint& plan, safetensors_writ
     written_output written;
     for (const planned_tensor& slot : order) {
         const source_tensor& tensor = *by_name.at(slot.name);
-        STKIT_TRY_VOID(writer.write_tensor(slot.name, [&](const byte_sink& sink) {
-            return stream_tensor(plan, tensor, chunk_bytes, sink);
-        }));
+        if (auto offset = copyable_offset(plan, tensor, input)) {
+            auto bytes = input.map.subspan(static_cast<std::size_t>(*offset), static_cast<std::size_t>(tensor.byte_size));
+            STKIT_TRY_VOID(writer.copy_tensor(slot.name, input.fd, *offset, bytes));
+            written.copied_bytes += tensor.byte_size;
+        } else {
+            STKIT_TRY_VOID(writer.write_tensor(slot.name, [&](const byte_sink& sink) {
+                return stream_tensor(plan, tensor, chunk_bytes, sink);
+            }));
+        }
         written.tensor_bytes += tensor.byte_size;
     }
-    STKIT_TRY_VOID(writer.finish());
+    STKIT_TRY_VOID(writer.flush());
     written.file_bytes = writer.bytes_written();
     return written;
 }
 
-result<void> verify_output(const checkpoint& plan, const std::filesystem::path& path,
-                           std::size_t chunk_bytes) {
+result<std::vector<xxh3_digest>> source_digests(const checkpoint& plan, const input_file& input,
+                                                std::size_t chunk_bytes) {
+    std::vector<xxh3_digest> digests;
+    digests.reserve(plan.tensors.size());
+    std::vector<std::byte> buffer(chunk_bytes);
+    for (const source_tensor& tensor : plan.tensors) {
+        if (auto offset = copyable_offset(plan, tensor, input)) {
+            auto digest = digest_range(input.fd, *offset, tensor.byte_size, buffer);
+            if (!digest.ok()) return mismatch(tensor, "source: " + digest.error().to_string());
+            digests.push_back(*digest);
+            continue;
+        }
+        xxh3_128 hasher;
+        STKIT_TRY_VOID(stream_tensor(plan, tensor, chunk_bytes, [&](std::span<const std::byte> chunk) -> result<void> {
+            hasher.update(chunk);
+            return {};
+        }));
+        digests.push_back(hasher.finish());
+    }
+    return digests;
+}
+
+result<std::vector<xxh3_digest>> output_digests(const checkpoint& plan, const std::filesystem::path& path,
+                                                std::size_t chunk_bytes) {
     STKIT_TRY(auto file, safetensors_file::open(path));
     if (file.tensor_count() != plan.tensors.size())
         return make_error(error_code::cv_verify_failed,
@@ -55,28 +122,38 @@ result<void> verify_output(const checkpoint& plan, const std::filesystem::path& 
     auto metadata = planned_metadata(plan);
     if (!std::equal(metadata.begin(), metadata.end(), file.metadata().begin(), file.metadata().end()))
         return make_error(error_code::cv_verify_failed, "metadata differs from the plan");
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return make_error(error_code::io_open_failed, std::strerror(errno)).in_file(path.string());
+    std::vector<xxh3_digest> digests;
+    digests.reserve(plan.tensors.size());
+    std::vector<std::byte> buffer(chunk_bytes);
+    result<void> failure;
     for (const source_tensor& tensor : plan.tensors) {
         const tensor_view* written = file.tensor_find(tensor.name);
-        if (!written) return mismatch(tensor, "missing from the output");
-        if (written->type != tensor.type) return mismatch(tensor, "dtype differs");
-        if (!std::equal(written->shape.begin(), written->shape.end(), tensor.shape.begin(),
-                        tensor.shape.end()))
-            return mismatch(tensor, "shape differs");
-        if (written->byte_size() != tensor.byte_size) return mismatch(tensor, "size differs");
-        uint64_t position = 0;
-        STKIT_TRY_VOID(stream_tensor(plan, tensor, chunk_bytes,
-                                     [&](std::span<const std::byte> chunk) -> result<void> {
-            if (chunk.size() <= written->data.size() - position)
-                populate_pages(written->data.subspan(position, chunk.size()));
-            if (chunk.size() > written->data.size() - position ||
-                std::memcmp(chunk.data(), written->data.data() + position, chunk.size()) != 0)
-                return mismatch(tensor, "bytes differ from the source after byte " +
-                                            std::to_string(position));
-            release_pages(written->data.subspan(position, chunk.size()));  // the reader's file map
-            position += chunk.size();
-            return {};
-        }));
+        if (!written) failure = mismatch(tensor, "missing from the output");
+        else if (written->type != tensor.type) failure = mismatch(tensor, "dtype differs");
+        else if (!std::equal(written->shape.begin(), written->shape.end(), tensor.shape.begin(), tensor.shape.end()))
+            failure = mismatch(tensor, "shape differs");
+        else if (written->byte_size() != tensor.byte_size) failure = mismatch(tensor, "size differs");
+        if (!failure.ok()) break;
+        auto offset = static_cast<uint64_t>(written->data.data() - file.bytes().data());
+        auto digest = digest_range(fd, offset, tensor.byte_size, buffer);
+        if (!digest.ok()) {
+            failure = mismatch(tensor, "output: " + digest.error().to_string());
+            break;
+        }
+        digests.push_back(*digest);
     }
+    ::close(fd);
+    if (!failure.ok()) return std::move(failure).error();
+    return digests;
+}
+
+result<void> compare_digests(const checkpoint& plan, const std::vector<xxh3_digest>& source,
+                             const std::vector<xxh3_digest>& output) {
+    for (std::size_t i = 0; i < plan.tensors.size(); ++i)
+        if (i >= source.size() || i >= output.size() || source[i] != output[i])
+            return mismatch(plan.tensors[i], "bytes read back differ from the source (XXH3-128)");
     return {};
 }
 

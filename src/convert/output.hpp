@@ -1,9 +1,18 @@
 // The write and verify phases of a conversion (see stkit/convert/convert.hpp).
+//
+// Bytes that need no change (a contiguous, little-endian tensor borrowed from the input file) are
+// copied by the kernel with copy_file_range, page cache to page cache; the others are produced by
+// stream_tensor and written. Verification is independent of the write: the source digest of every
+// tensor comes from the input again (read from the file, or produced again), the output digest
+// from reading the written file back, and the two passes run beside the write and its fsync.
 #pragma once
 
 #include <filesystem>
+#include <span>
+#include <vector>
 
 #include "stkit/convert/checkpoint.hpp"
+#include "stkit/digest.hpp"
 #include "stkit/format/writer.hpp"
 
 namespace stkit::convert::detail {
@@ -11,19 +20,43 @@ namespace stkit::convert::detail {
 struct written_output {
     uint64_t tensor_bytes = 0;
     uint64_t file_bytes = 0;
+    uint64_t copied_bytes = 0;  // by copy_file_range
 };
 
-// Declares every planned tensor and the metadata ({"format": "pt"} and one "alias": "kept" per
-// dropped alias), then streams the tensors in the writer's file order, then finish()es the writer.
-// Errors: those of safetensors_writer.
-[[nodiscard]] result<written_output> write_checkpoint(const checkpoint& plan,
-                                                      safetensors_writer& writer,
-                                                      std::size_t chunk_bytes);
+// The input file a plan borrows from: its map (for the bytes) and an open descriptor (for the
+// kernel to copy from); fd -1 when the plan owns its bytes.
+struct input_file {
+    std::span<const std::byte> map;
+    int fd = -1;
+};
 
-// Re-opens the written file, validates it, and checks that it holds exactly the planned tensors
-// with the planned dtypes, shapes and bytes (the source is re-read independently and compared
-// chunk by chunk), and the planned metadata. Errors: st_* (the reader), cv_verify_failed (name set).
-[[nodiscard]] result<void> verify_output(const checkpoint& plan, const std::filesystem::path& path,
-                                         std::size_t chunk_bytes);
+// Where a tensor's bytes sit in the input file when they can be copied as they are; nullopt when
+// they must be produced (strided, byte-swapped, inflated).
+[[nodiscard]] std::optional<uint64_t> copyable_offset(const checkpoint& plan, const source_tensor& tensor,
+                                                      const input_file& input) noexcept;
+
+// Declares every planned tensor and the metadata ({"format": "pt"} and one "alias": "kept" per
+// dropped alias), then writes the tensors in the writer's file order and flushes (no fsync).
+// Errors: those of safetensors_writer.
+[[nodiscard]] result<written_output> write_checkpoint(const checkpoint& plan, safetensors_writer& writer,
+                                                      const input_file& input, std::size_t chunk_bytes);
+
+// One digest per planned tensor (in plan order) of the bytes the output must hold: read from the
+// input file with pread where the bytes are copyable, produced by stream_tensor otherwise.
+// Errors: io_read_failed.
+[[nodiscard]] result<std::vector<xxh3_digest>> source_digests(const checkpoint& plan, const input_file& input,
+                                                              std::size_t chunk_bytes);
+
+// Re-opens the written file: it must validate, hold exactly the planned tensors with the planned
+// dtypes, shapes and sizes and the planned metadata; returns each tensor's digest (plan order) of
+// the bytes read back with pread. Errors: st_* (the reader), cv_verify_failed (name set),
+// io_read_failed.
+[[nodiscard]] result<std::vector<xxh3_digest>> output_digests(const checkpoint& plan,
+                                                              const std::filesystem::path& path,
+                                                              std::size_t chunk_bytes);
+
+// Compares the two digest lists. Errors: cv_verify_failed naming the first tensor that differs.
+[[nodiscard]] result<void> compare_digests(const checkpoint& plan, const std::vector<xxh3_digest>& source,
+                                           const std::vector<xxh3_digest>& output);
 
 }  // namespace stkit::convert::detail

@@ -1,8 +1,9 @@
-// SHA-256 through OpenSSL's EVP interface. See stkit/digest.hpp.
+// SHA-256 through OpenSSL's EVP interface, XXH3-128 through libxxhash. See stkit/digest.hpp.
 #include "stkit/digest.hpp"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <xxhash.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -40,6 +41,37 @@ result<sha256_digest> sha256::finish() noexcept {
         length != digest.size())
         return make_error(error_code::digest_failed, "OpenSSL EVP_sha256 failed");
     return digest;
+}
+
+struct xxh3_128::state {
+    XXH3_state_t* context = XXH3_createState();
+};
+
+xxh3_128::xxh3_128() : state_(std::make_unique<state>()) { XXH3_128bits_reset(state_->context); }
+xxh3_128::xxh3_128(xxh3_128&&) noexcept = default;
+xxh3_128& xxh3_128::operator=(xxh3_128&&) noexcept = default;
+xxh3_128::~xxh3_128() {
+    if (state_) XXH3_freeState(state_->context);
+}
+
+void xxh3_128::update(std::span<const std::byte> bytes) noexcept {
+    if (!bytes.empty()) XXH3_128bits_update(state_->context, bytes.data(), bytes.size());
+}
+
+namespace {
+xxh3_digest canonical(XXH128_hash_t hash) noexcept {
+    XXH128_canonical_t bytes;
+    XXH128_canonicalFromHash(&bytes, hash);
+    xxh3_digest digest;
+    std::memcpy(digest.data(), bytes.digest, digest.size());
+    return digest;
+}
+}  // namespace
+
+xxh3_digest xxh3_128::finish() const noexcept { return canonical(XXH3_128bits_digest(state_->context)); }
+
+xxh3_digest xxh3_of(std::span<const std::byte> bytes) noexcept {
+    return canonical(XXH3_128bits(bytes.data(), bytes.size()));
 }
 
 result<sha256_digest> sha256_of(std::span<const std::byte> bytes) {

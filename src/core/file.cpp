@@ -222,6 +222,40 @@ result<void> output_file::write(std::string_view text) {
     return write(std::as_bytes(std::span<const char>(text.data(), text.size())));
 }
 
+result<void> output_file::copy_range(int source_fd, uint64_t offset, uint64_t length,
+                                     std::span<const std::byte> same_bytes) {
+    if (fd_ < 0 || finished_)
+        return make_error(error_code::io_write_failed, "file is closed").in_file(destination_.string());
+    STKIT_TRY_VOID(flush_buffer());
+    auto in = static_cast<off64_t>(offset);
+    uint64_t done = 0;
+    while (done < length) {
+        ssize_t copied = ::copy_file_range(source_fd, &in, fd_, nullptr,
+                                           static_cast<std::size_t>(std::min<uint64_t>(length - done, uint64_t{1} << 30)), 0);
+        if (copied > 0) {
+            done += static_cast<uint64_t>(copied);
+            continue;
+        }
+        if (copied == 0)
+            return make_error(error_code::io_read_failed, "source ended after " + std::to_string(offset + done) + " bytes")
+                .in_file(destination_.string());
+        if (errno == EINTR) continue;
+        if ((errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) && done == 0 &&
+            same_bytes.size() == length) {
+            bytes_written_ += length;
+            return write_all(fd_, same_bytes.data(), same_bytes.size(), destination_);
+        }
+        return io_error(error_code::io_write_failed, errno, destination_);
+    }
+    bytes_written_ += length;
+    return {};
+}
+
+result<void> output_file::flush() {
+    if (fd_ < 0) return make_error(error_code::io_write_failed, "file is closed").in_file(destination_.string());
+    return flush_buffer();
+}
+
 result<void> output_file::finish() {
     if (finished_) return {};
     if (fd_ < 0)

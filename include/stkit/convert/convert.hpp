@@ -36,6 +36,7 @@ struct convert_options {
     bool overwrite = false;  // replace existing outputs
     bool verify = true;      // re-open and compare after writing
     std::size_t chunk_bytes = std::size_t{4} << 20;  // bounded gather buffer for strided views
+    unsigned jobs = 1;       // shards of a folder written and verified at once
     load_options load;
 };
 
