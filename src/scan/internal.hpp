@@ -73,5 +73,10 @@ void scan_hdf5(scan_state& state, std::span<const std::byte> bytes, const std::s
 void scan_torchscript_code(scan_state& state, std::string_view code, const std::string& member);
 void scan_npy(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
               unsigned depth);
+// TensorFlow graphs, read as a SavedModel and as a frozen GraphDef: ops that run Python or reach
+// files or the network (tensorflow.cpp). It reads protobuf leniently, as loaders do, reports nothing
+// for bytes that are not protobuf, and is cheap on them (it stops at the first invalid byte), so it
+// also serves buffers no detector identified.
+void scan_tf_graph(scan_state& state, std::span<const std::byte> bytes, const std::string& member);
 
 }  // namespace stkit::detail
