@@ -111,13 +111,15 @@ void scan_buffer(scan_state& state, std::span<const std::byte> bytes, const std:
                             member));
     switch (found.format) {
         case file_format::unknown:
-            // Frozen GraphDefs have no magic: they are looked for in what nobody identified.
+            // Frozen GraphDefs have no magic, and an ONNX model with a field detection does not know
+            // still loads: both are looked for in what nobody identified.
             scan_tf_graph(state, view, member);
+            scan_onnx(state, view, member);
             return;
+        case file_format::onnx: scan_onnx(state, view, member); return;
         case file_format::tf_savedmodel: scan_tf_graph(state, view, member); return;
         case file_format::safetensors:
         case file_format::gguf:
-        case file_format::onnx:
         case file_format::tflite:
         case file_format::git_lfs_pointer: return;  // cannot carry code
         case file_format::safetensors_invalid:
