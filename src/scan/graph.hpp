@@ -14,6 +14,10 @@ namespace stkit::detail {
 // Findings listed per graph; past this many the rest are counted in one finding, so a graph of a
 // million PyFunc nodes does not make a million-line report.
 constexpr std::size_t max_graph_findings = 256;
+// What a walk keeps to judge a graph at its end (nodes and their inputs, domain uses, functions),
+// counted in items, so that memory does not grow with a hostile graph of a billion tiny nodes. Past
+// this many the graph is reported as not fully analysed.
+constexpr uint64_t max_graph_items = uint64_t{1} << 20;
 
 // Findings of one walk. A loader refuses a buffer that is not valid protobuf, so nothing it would
 // run can be in a buffer the walk could not read to its end: the findings are handed to the scan

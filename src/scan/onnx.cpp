@@ -91,7 +91,9 @@ public:
 
     // ONNX Runtime requires both; other protobufs that happen to parse rarely have them.
     [[nodiscard]] bool model_shaped() const { return ir_version_ > 0 && has_graph_; }
+    // Parts of the model were not judged: subgraphs nested too deeply, too many domain uses.
     [[nodiscard]] bool too_deep() const { return too_deep_; }
+    [[nodiscard]] bool too_many() const { return too_many_; }
 
     // One finding per custom domain that no local function defines (a node (domain, op) that
     // names a local function calls it; an opset import of a function's domain is for its calls).
@@ -158,9 +160,12 @@ private:
         });
     }
 
+    // The tensor's name may follow its external data, so the first location with a problem is kept
+    // and reported once the tensor is read (every "location" entry counts: loaders differ in which
+    // one they take).
     bool tensor(const field& t) {
-        std::string_view name;
-        std::vector<std::pair<std::string_view, uint64_t>> locations;
+        std::string_view name, location, problem;
+        uint64_t offset = no_offset;
         bool ok = for_each_field(t.bytes, t.offset, [&](const field& f) {
             if (f.is_bytes(tensor_name)) name = f.text();
             if (!f.is_bytes(tensor_external_data)) return true;
@@ -170,18 +175,19 @@ private:
                 if (e.is_bytes(entry_value)) value = e.text();
                 return true;
             });
-            if (key == "location") locations.emplace_back(value, f.offset);
+            if (key == "location" && problem.empty()) {
+                location = value;
+                problem = location_problem(value);
+                offset = f.offset;
+            }
             return read;
         });
-        for (const auto& [location, offset] : locations) {
-            std::string_view problem = location_problem(location);
-            if (problem.empty()) continue;
+        if (!problem.empty())
             out_.add(verdict::dangerous, "file",
                      "ONNX tensor " + quoted(name) + " reads its data from the external file " +
                          quoted(location) + ", which " + std::string(problem) +
                          ": a loader reads a file outside the model",
                      {}, std::string(name), offset);
-        }
         return ok;
     }
 
@@ -205,19 +211,31 @@ private:
             else if (f.is_bytes(function_attribute_proto)) return attribute(f, 1);
             return true;
         });
-        functions_.emplace_back(domain, name);
+        if (keep()) functions_.emplace_back(domain, name);
         return ok;
     }
 
     void use_domain(domain_use use) {
         auto builtin = std::find(std::begin(builtin_domains), std::end(builtin_domains), use.domain);
-        if (builtin == std::end(builtin_domains)) uses_.push_back(use);
+        if (builtin == std::end(builtin_domains) && keep()) uses_.push_back(use);
+    }
+
+    // Room for one more kept item (max_graph_items, see graph.hpp).
+    bool keep() {
+        if (items_left_ == 0) {
+            too_many_ = true;
+            return false;
+        }
+        --items_left_;
+        return true;
     }
 
     graph_findings& out_;
     uint64_t ir_version_ = 0;
     bool has_graph_ = false;
     bool too_deep_ = false;
+    bool too_many_ = false;
+    uint64_t items_left_ = max_graph_items;
     std::vector<domain_use> uses_;
     std::vector<std::pair<std::string_view, std::string_view>> functions_;  // (domain, name)
 };
@@ -236,6 +254,9 @@ void scan_onnx(scan_state& state, std::span<const std::byte> bytes, const std::s
             out.add(verdict::suspicious, "limit",
                     "ONNX subgraphs nested deeper than " + std::to_string(max_graph_nesting) +
                         " levels were not scanned");
+        if (walk.too_many())
+            out.add(verdict::suspicious, "limit",
+                    "ONNX model too large to analyse: operator domains past the scan's limits were not judged");
     }
     out.commit(state);
 }

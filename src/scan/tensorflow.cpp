@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <optional>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "scan/graph.hpp"
 #include "scan/protobuf.hpp"
@@ -158,14 +159,21 @@ constexpr std::string_view constant_ops[] = {"Const", "HostConst"};
 constexpr unsigned max_path_trace_depth = 16;
 constexpr unsigned max_path_trace_nodes = 64;
 constexpr uint64_t max_path_trace_steps = uint64_t{1} << 20;
+// Inputs and attr values kept per node; a node with more is kept cut and the graph reported as not
+// fully analysed (no op a rule reads takes that many).
+constexpr std::size_t max_node_items = 1024;
 
-// The table by op name, and the attrs some row reads (the others are not kept).
+// The table by op name; the nodes a rule or a path trace reads (the others are not kept), and the
+// attrs some row reads.
 struct op_index {
     std::unordered_map<std::string_view, const op_entry*> ops;
+    std::unordered_set<std::string_view> kept_ops{std::begin(constant_ops), std::end(constant_ops)};
     std::vector<std::string_view> kept_attrs{"value"};  // Const's tensor
     op_index() {
+        for (const path_flow& flow : path_flows) kept_ops.insert(flow.op);
         for (const op_entry& entry : op_table) {
             ops.emplace(entry.op, &entry);
+            kept_ops.insert(entry.op);
             bool kept = std::find(kept_attrs.begin(), kept_attrs.end(), entry.attr) != kept_attrs.end();
             if (!entry.attr.empty() && !kept) kept_attrs.push_back(entry.attr);
         }
@@ -261,8 +269,8 @@ bool attr_strings(const tf_attr& attr, Each&& each) {
 
 // One attr map entry. Its key may follow its value, so the key is found first; the values of attrs
 // a rule reads are kept to be read when needed (a parser that refuses them would only refuse more
-// files).
-bool read_attr_entry(const field& entry, tf_node& node) {
+// files). `cut` is set when values are left out (max_node_items).
+bool read_attr_entry(const field& entry, tf_node& node, bool& cut) {
     std::string_view key;
     bool ok = for_each_field(entry.bytes, entry.offset, [&](const field& f) {
         if (f.is_bytes(map_key)) key = f.text();
@@ -272,7 +280,9 @@ bool read_attr_entry(const field& entry, tf_node& node) {
     if (!ok || std::find(kept.begin(), kept.end(), key) == kept.end()) return ok;
     tf_attr attr{key, {}};
     (void)for_each_field(entry.bytes, entry.offset, [&](const field& f) {
-        if (f.is_bytes(map_value)) attr.values.push_back(f);
+        if (!f.is_bytes(map_value)) return true;
+        if (attr.values.size() < max_node_items) attr.values.push_back(f);
+        else cut = true;
         return true;
     });
     auto same = std::find_if(node.attrs.begin(), node.attrs.end(),
@@ -282,17 +292,38 @@ bool read_attr_entry(const field& entry, tf_node& node) {
     return true;
 }
 
-bool read_node(const field& def, std::vector<tf_node>& nodes) {
+// The nodes kept by a walk, within max_graph_items (see graph.hpp).
+struct node_store {
+    uint64_t items_left = max_graph_items;
+    bool cut = false;  // something was left out: the graph is not fully analysed
+
+    bool take(uint64_t items) {
+        if (items > items_left) {
+            cut = true;
+            return false;
+        }
+        items_left -= items;
+        return true;
+    }
+};
+
+bool read_node(const field& def, std::vector<tf_node>& nodes, node_store& store) {
     tf_node node;
     node.offset = def.offset;
+    bool cut = false;
     bool ok = for_each_field(def.bytes, def.offset, [&](const field& f) {
         if (f.is_bytes(node_name)) node.name = f.text();  // singular fields: the last one wins
         else if (f.is_bytes(node_op)) node.op = f.text();
-        else if (f.is_bytes(node_input)) node.inputs.push_back(f.text());
-        else if (f.is_bytes(node_attr)) return read_attr_entry(f, node);
+        else if (f.is_bytes(node_attr)) return read_attr_entry(f, node, cut);
+        else if (f.is_bytes(node_input) && node.inputs.size() < max_node_items) node.inputs.push_back(f.text());
+        else if (f.is_bytes(node_input)) cut = true;
         return true;
     });
-    nodes.push_back(std::move(node));
+    if (!op_lookup().kept_ops.contains(node.op)) return ok;
+    uint64_t items = 1 + node.inputs.size();
+    for (const tf_attr& a : node.attrs) items += a.values.size();
+    store.cut = store.cut || cut;
+    if (store.take(items)) nodes.push_back(std::move(node));
     return ok;
 }
 
@@ -429,9 +460,9 @@ public:
     explicit tf_walk(graph_findings& out) : out_(out) {}
 
     bool saved_model(std::span<const std::byte> bytes) {
-        return for_each_field(bytes, 0, [&](const field& f) {
+        return finish(for_each_field(bytes, 0, [&](const field& f) {
             return !f.is_bytes(saved_model_meta_graphs) || meta_graph(f);
-        });
+        }));
     }
 
     // A repeated singular message is merged by the parser: every graph_def of a meta graph (and
@@ -440,10 +471,17 @@ public:
         std::vector<tf_node> nodes;
         if (!graph_fields(bytes, 0, nodes)) return false;
         check_nodes(nodes, {}, {}, out_);
-        return true;
+        return finish(true);
     }
 
 private:
+    bool finish(bool ok) {
+        if (ok && store_.cut)
+            out_.add(verdict::suspicious, "limit",
+                     "TensorFlow graph too large to analyse: nodes past the scan's limits were not judged");
+        return ok;
+    }
+
     bool meta_graph(const field& meta) {
         std::vector<tf_node> nodes;
         std::vector<std::string_view> fed;
@@ -451,7 +489,7 @@ private:
             if (f.is_bytes(meta_graph_graph_def)) return graph_fields(f.bytes, f.offset, nodes);
             if (f.is_bytes(meta_graph_saver_def))
                 return for_each_field(f.bytes, f.offset, [&](const field& g) {
-                    if (g.is_bytes(saver_filename_tensor)) fed.push_back(node_of(g.text()));
+                    if (g.is_bytes(saver_filename_tensor) && store_.take(1)) fed.push_back(node_of(g.text()));
                     return true;
                 });
             if (f.is_bytes(meta_graph_asset_file_def)) return asset(f, fed);
@@ -469,7 +507,7 @@ private:
             if (f.is_bytes(asset_filename)) filename = f.text();
             if (!f.is_bytes(asset_tensor_info)) return true;
             return for_each_field(f.bytes, f.offset, [&](const field& g) {
-                if (g.is_bytes(tensor_info_name)) fed.push_back(node_of(g.text()));
+                if (g.is_bytes(tensor_info_name) && store_.take(1)) fed.push_back(node_of(g.text()));
                 return true;
             });
         });
@@ -483,7 +521,7 @@ private:
 
     bool graph_fields(std::span<const std::byte> bytes, uint64_t offset, std::vector<tf_node>& nodes) {
         return for_each_field(bytes, offset, [&](const field& f) {
-            if (f.is_bytes(graph_node)) return read_node(f, nodes);
+            if (f.is_bytes(graph_node)) return read_node(f, nodes, store_);
             if (f.is_bytes(graph_library))
                 return for_each_field(f.bytes, f.offset, [&](const field& g) {
                     return !g.is_bytes(library_function) || function(g);
@@ -496,7 +534,7 @@ private:
         std::string_view name;
         std::vector<tf_node> nodes;
         bool ok = for_each_field(def.bytes, def.offset, [&](const field& f) {
-            if (f.is_bytes(function_node_def)) return read_node(f, nodes);
+            if (f.is_bytes(function_node_def)) return read_node(f, nodes, store_);
             if (f.is_bytes(function_signature))
                 return for_each_field(f.bytes, f.offset, [&](const field& g) {
                     if (g.is_bytes(op_def_name)) name = g.text();
@@ -509,6 +547,7 @@ private:
     }
 
     graph_findings& out_;
+    node_store store_;
 };
 
 }  // namespace

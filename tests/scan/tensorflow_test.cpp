@@ -270,6 +270,21 @@ TEST(tensorflow, findings_are_capped_per_graph) {
     EXPECT_NE(r.findings.back().message.find("44 more"), std::string::npos) << r.findings.back().message;
 }
 
+TEST(tensorflow, nodes_kept_within_limits) {
+    // A node with more inputs than are kept is judged on those kept, and the graph reported as not
+    // fully analysed.
+    std::string inputs;
+    for (int i = 0; i < 1100; ++i) inputs += bytes(3, "p" + std::to_string(i));
+    auto r = scan_graph(graph({const_string("p0", "/etc/x"), bytes(1, "packed") + bytes(2, "Pack") + inputs,
+                               node("m", "MergeV2Checkpoints", {"packed", "dest"})}));
+    EXPECT_EQ(count_findings(r, "file", "MergeV2Checkpoints"), 1u) << dump(r);
+    EXPECT_EQ(count_findings(r, "limit"), 1u) << dump(r);
+    // Nodes no rule reads are not kept: a graph of them is judged in full.
+    std::string plain;
+    for (int i = 0; i < 5000; ++i) plain += bytes(1, node("n" + std::to_string(i), "AddN", {"a", "b", "c"}));
+    EXPECT_TRUE(scan_graph(plain).findings.empty());
+}
+
 TEST(tensorflow, wired_into_scan_bytes_and_saved_model_folders) {
     // A frozen graph has no magic: detected as nothing, scanned all the same.
     auto frozen = test::to_bytes(graph({node("read", "ReadFile", {"p"})}));
