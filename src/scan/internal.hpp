@@ -67,5 +67,12 @@ void scan_hdf5(scan_state& state, std::span<const std::byte> bytes, const std::s
 void scan_torchscript_code(scan_state& state, std::string_view code, const std::string& member);
 void scan_npy(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
               unsigned depth);
+// TensorFlow graphs, read as a SavedModel and as a frozen GraphDef: ops that run Python or reach
+// files or the network (tensorflow.cpp). ONNX models: external data outside the model's folder and
+// custom operator domains (onnx.cpp). Both read protobuf leniently, as loaders do, report nothing
+// for bytes that are not protobuf, and are cheap on them (they stop at the first invalid byte), so
+// they also serve buffers no detector identified.
+void scan_tf_graph(scan_state& state, std::span<const std::byte> bytes, const std::string& member);
+void scan_onnx(scan_state& state, std::span<const std::byte> bytes, const std::string& member);
 
 }  // namespace stkit::detail

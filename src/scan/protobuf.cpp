@@ -1,56 +1,82 @@
-// ONNX ModelProto and TF SavedModel checks by walking protobuf fields.
+// ONNX ModelProto and TF SavedModel checks by walking protobuf fields (wire format: protobuf.hpp).
 //
-// Hand-written on purpose: no schema library is wanted for a yes/no check, and "parses as
-// protobuf" is far too weak (most short random buffers do). So the walk is strict: every field
-// number must be one the message defines, with the wire type the schema gives it, and the
-// messages the format requires must be present and must themselves parse the same way.
-#include "scan/internal.hpp"
-#include "stkit/detail/cursor.hpp"
+// "Parses as protobuf" is far too weak for detection (most short random buffers do). So these
+// walks are strict: every field number must be one the message defines, with the wire type the
+// schema gives it, and the messages the format requires must be present and must themselves parse
+// the same way.
+#include "scan/protobuf.hpp"
 
 namespace stkit::detail {
+namespace protobuf {
 namespace {
 
-enum wire : uint8_t { varint = 0, fixed64 = 1, length_delimited = 2, fixed32 = 5 };
+bool read_field_nested(byte_cursor& cursor, field& f, unsigned depth);
 
-struct field {
-    uint32_t number = 0;
-    uint8_t type = 0;
-    uint64_t value = 0;                 // varint / fixed
-    std::span<const std::byte> bytes;   // length-delimited
-};
-
-// A bounded varint reader: at most 10 bytes, never past the end.
-bool read_varint(byte_cursor& cursor, uint64_t& out) {
-    out = 0;
-    for (unsigned shift = 0; shift < 70; shift += 7) {
-        auto b = cursor.u8();
-        if (!b.ok()) return false;
-        out |= uint64_t{*b & 0x7fu} << shift;
-        if ((*b & 0x80u) == 0) return shift < 63 || *b <= 1;
+// The fields of a group up to its end key; `f.bytes` becomes the group's body.
+bool read_group(byte_cursor& cursor, field& f, unsigned depth) {
+    if (depth >= max_nesting) return false;
+    std::size_t body = cursor.position();
+    while (true) {
+        std::size_t end = cursor.position();
+        field inner;
+        if (!read_field_nested(cursor, inner, depth + 1)) return false;
+        if (inner.type == end_group) {
+            if (inner.number != f.number) return false;
+            f.bytes = cursor.whole().subspan(body, end - body);
+            return true;
+        }
     }
-    return false;
 }
 
-bool read_field(byte_cursor& cursor, field& f) {
+// At depth 0 an end-group key is stray; inside a group it ends the group (read_group checks it).
+bool read_field_nested(byte_cursor& cursor, field& f, unsigned depth) {
     uint64_t key = 0;
-    if (!read_varint(cursor, key) || key == 0 || (key >> 3) > 0x1fffffff) return false;
+    if (!read_varint(cursor, key) || (key >> 3) == 0 || (key >> 3) > 0x1fffffff) return false;
     f.number = static_cast<uint32_t>(key >> 3);
     f.type = static_cast<uint8_t>(key & 7);
+    f.offset = cursor.offset();
     switch (f.type) {
         case varint: return read_varint(cursor, f.value);
         case fixed64: { auto v = cursor.u64le(); f.value = v.ok() ? *v : 0; return v.ok(); }
         case fixed32: { auto v = cursor.u32le(); f.value = v.ok() ? *v : 0; return v.ok(); }
         case length_delimited: {
             uint64_t length = 0;
-            if (!read_varint(cursor, length) || length > cursor.remaining()) return false;
+            if (!read_varint(cursor, length) || length > max_field_bytes || length > cursor.remaining())
+                return false;
+            f.offset = cursor.offset();
             auto taken = cursor.take(static_cast<std::size_t>(length));
             if (!taken.ok()) return false;
             f.bytes = *taken;
             return true;
         }
-        default: return false;  // groups (3, 4) and reserved types are not used by these schemas
+        case start_group: return read_group(cursor, f, depth);
+        case end_group: return depth > 0;
+        default: return false;  // wire types 6 and 7 do not exist
     }
 }
+
+}  // namespace
+
+bool read_varint(byte_cursor& cursor, uint64_t& out) {
+    out = 0;
+    for (unsigned shift = 0; shift < 70; shift += 7) {
+        auto b = cursor.u8();
+        if (!b.ok()) return false;
+        if (shift < 64) out |= uint64_t{*b & 0x7fu} << shift;
+        if ((*b & 0x80u) == 0) return true;
+    }
+    return false;
+}
+
+bool read_field(byte_cursor& cursor, field& f) {
+    return read_field_nested(cursor, f, 0);
+}
+
+}  // namespace protobuf
+
+namespace {
+
+using namespace protobuf;
 
 // Field numbers and wire types of a message, from the .proto files.
 struct field_rule {
@@ -58,18 +84,14 @@ struct field_rule {
     uint8_t type;
 };
 
-// Walks a whole message; every field must be listed in `rules`. `seen` collects field numbers.
+// Walks a whole message; every field must be listed in `rules`.
 template <class Visit>
 bool walk(std::span<const std::byte> bytes, std::span<const field_rule> rules, Visit&& visit) {
-    byte_cursor cursor(bytes);
-    while (!cursor.at_end()) {
-        field f;
-        if (!read_field(cursor, f)) return false;
+    return for_each_field(bytes, 0, [&](const field& f) {
         bool known = false;
         for (const field_rule& rule : rules) known = known || (rule.number == f.number && rule.type == f.type);
-        if (!known || !visit(f)) return false;
-    }
-    return true;
+        return known && visit(f);
+    });
 }
 
 // onnx.proto3: ModelProto.

@@ -178,11 +178,16 @@ detection scan_buffer(scan_state& state, std::span<const std::byte> bytes, const
         // must be placed here, and none of these cases decides a verdict by itself.
         switch (found.format) {
             case file_format::unknown:
+                // Frozen GraphDefs have no magic, and an ONNX model with a field detection does
+                // not know still loads: both are looked for in what nobody identified.
+                scan_tf_graph(state, bytes, member);
+                scan_onnx(state, bytes, member);
+                break;
+            case file_format::onnx: scan_onnx(state, bytes, member); break;
+            case file_format::tf_savedmodel: scan_tf_graph(state, bytes, member); break;
             case file_format::safetensors:
             case file_format::gguf:
-            case file_format::onnx:
             case file_format::tflite:
-            case file_format::tf_savedmodel:
             case file_format::git_lfs_pointer:
             case file_format::pickle:
             case file_format::joblib:
@@ -242,17 +247,19 @@ file_report scan_bytes(std::span<const std::byte> bytes, std::string name, const
 file_report scan_path(const std::filesystem::path& path, const scan_options& options) {
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
-        // A SavedModel folder: saved_model.pb is a protobuf graph (no Python code); its variables
-        // are tensors. Only the folder's .pb is checked here; callers walk other files themselves.
-        file_report report;
-        report.path = path.string();
+        // A SavedModel folder: its graph, saved_model.pb, is scanned for ops; its variables are
+        // tensors. Only the folder's .pb is scanned here; callers walk other files themselves.
         auto detected = detect_path(path);
+        file_report report = detected.ok() ? scan_path(path / "saved_model.pb", options) : file_report{};
+        report.path = path.string();
         if (!detected.ok()) {
             report.overall = verdict::error;
             report.failure = detected.error();
             return report;
         }
         report.format = *detected;
+        for (finding& f : report.findings)
+            if (f.member.empty()) f.member = "saved_model.pb";
         return report;
     }
     auto file = mapped_file::open(path);

@@ -134,3 +134,115 @@ def find_central_header(archive, name):
 
 def crc32(data):
     return zlib.crc32(data) & 0xFFFFFFFF
+
+
+# --- protobuf, written field by field: TensorFlow graphs and ONNX models ---------------------------
+# Field numbers from tensorflow/core/framework/*.proto, tensorflow/core/protobuf/{saved_model,
+# meta_graph}.proto and onnx/onnx.proto3 (src/scan/tensorflow.cpp and onnx.cpp name each one).
+
+def pb_varint(value):
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | 0x80 if value else low)
+        if not value:
+            return bytes(out)
+
+
+def pb_bytes(number, payload):
+    """A length-delimited field: a string, bytes or an embedded message."""
+    if isinstance(payload, str):
+        payload = payload.encode()
+    return pb_varint(number << 3 | 2) + pb_varint(len(payload)) + payload
+
+
+def pb_int(number, value):
+    return pb_varint(number << 3) + pb_varint(value)
+
+
+def pb_each(number, items):
+    return b"".join(pb_bytes(number, item) for item in items)
+
+
+DT_FLOAT, DT_STRING = 1, 7
+
+
+def tf_attr(name, value):
+    """A NodeDef.attr map entry; value is an AttrValue."""
+    return pb_bytes(5, pb_bytes(1, name) + pb_bytes(2, value))
+
+
+def tf_type(dtype):
+    return pb_int(6, dtype)
+
+
+def tf_node(name, op, inputs=(), attrs=b""):
+    return pb_bytes(1, name) + pb_bytes(2, op) + pb_each(3, inputs) + attrs
+
+
+def tf_const_string(name, text):
+    tensor = pb_int(1, DT_STRING) + pb_bytes(2, b"") + pb_bytes(8, text)
+    return tf_node(name, "Const", attrs=tf_attr("dtype", tf_type(DT_STRING)) + tf_attr("value", pb_bytes(8, tensor)))
+
+
+def tf_function(name, nodes):
+    """A FunctionDef: signature (OpDef) name and body nodes."""
+    return pb_bytes(1, pb_bytes(1, name)) + pb_each(3, nodes)
+
+
+def tf_graph(nodes, functions=()):
+    """A GraphDef: nodes, a function library, versions {producer}."""
+    library = pb_bytes(2, pb_each(1, functions)) if functions else b""
+    return pb_each(1, nodes) + library + pb_bytes(4, pb_int(1, 1645))
+
+
+def tf_saved_model(graph_def, meta_fields=b""):
+    """A SavedModel with one meta graph tagged "serve"; meta_fields adds saver_def, asset_file_def..."""
+    meta_info = pb_bytes(4, "serve") + pb_bytes(5, "2.15.0")
+    return pb_int(1, 1) + pb_bytes(2, pb_bytes(1, meta_info) + pb_bytes(2, graph_def) + meta_fields)
+
+
+ONNX_FLOAT = 1
+
+
+def onnx_tensor(name, dims, raw=None, location=None):
+    """A float TensorProto with its bytes inline (raw) or in an external file (location)."""
+    out = b"".join(pb_int(1, d) for d in dims) + pb_int(2, ONNX_FLOAT) + pb_bytes(8, name)
+    if raw is not None:
+        out += pb_bytes(9, raw)
+    if location is not None:
+        size = 4
+        for d in dims:
+            size *= d
+        for key, value in (("location", location), ("offset", "0"), ("length", str(size))):
+            out += pb_bytes(13, pb_bytes(1, key) + pb_bytes(2, value))
+        out += pb_int(14, 1)  # data_location EXTERNAL
+    return out
+
+
+def onnx_value_info(name, dims):
+    shape = pb_each(1, [pb_int(1, d) for d in dims])
+    return pb_bytes(1, name) + pb_bytes(2, pb_bytes(1, pb_int(1, ONNX_FLOAT) + pb_bytes(2, shape)))
+
+
+def onnx_node(op_type, inputs, outputs, name, domain=None):
+    out = pb_each(1, inputs) + pb_each(2, outputs) + pb_bytes(3, name) + pb_bytes(4, op_type)
+    return out + (pb_bytes(7, domain) if domain is not None else b"")
+
+
+def onnx_graph(nodes, initializers, inputs, outputs, name="main"):
+    return (pb_each(1, nodes) + pb_bytes(2, name) + pb_each(5, initializers) + pb_each(11, inputs) +
+            pb_each(12, outputs))
+
+
+def onnx_model(graph, opsets=(("", 17),)):
+    """A ModelProto, IR version 8."""
+    imports = b"".join(pb_bytes(8, pb_bytes(1, domain) + pb_int(2, version)) for domain, version in opsets)
+    return pb_int(1, 8) + pb_bytes(2, "stkit-attacks") + pb_bytes(3, "1.0") + pb_bytes(7, graph) + imports
+
+
+def onnx_matmul_model(weight, opsets=(("", 17),), domain=None, op_type="MatMul"):
+    """y = op(x, W): x [1, 4], W [4, 4] given as a TensorProto."""
+    node = onnx_node(op_type, ["x", "W"], ["y"], "matmul", domain)
+    graph = onnx_graph([node], [weight], [onnx_value_info("x", [1, 4])], [onnx_value_info("y", [1, 4])])
+    return onnx_model(graph, opsets)

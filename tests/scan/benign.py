@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """No false positives: real checkpoints made with torch 1.13 (every dtype, tied weights, the legacy
 format, a nested .ckpt with plain-data extras), NumPy files, safetensors files written per the
-spec, a GGUF header, Git LFS pointers and random bytes must all scan `safe`, exit 0, with the right
-format. Random bytes must not be detected as ONNX (or anything else).
+spec, a GGUF header, Git LFS pointers, TensorFlow graphs and ONNX models written per their protos,
+and random bytes must all scan `safe`, exit 0, with the right format. Random bytes must not be
+detected as ONNX (or anything else).
 
 Environment: STKIT_BIN, STKIT_SCRATCH. Run with /usr/bin/python3 (torch, numpy).
 """
@@ -22,6 +23,7 @@ folder = os.path.join(scratch, "benign")
 shutil.rmtree(folder, ignore_errors=True)  # a rerun starts from nothing
 os.makedirs(folder)
 expected = {}  # file name -> format stkit must report
+in_folder = {}  # file name -> its path under the scratch folder, for files in a subfolder
 
 
 def path(name):
@@ -163,6 +165,76 @@ subprocess.run(["7z", "a", "-bd", "-bso0", "-bsp0", path("tree.7z"), path("tree"
 expected["tree.7z"] = "7z"
 shutil.rmtree(path("tree"))
 
+# TensorFlow and ONNX, written field by field with the attack generators' encoder.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "attacks"))
+from attack_common import (DT_FLOAT, DT_STRING, onnx_graph, onnx_matmul_model, onnx_model, onnx_node,  # noqa: E402
+                           onnx_tensor, onnx_value_info, pb_bytes, tf_attr, tf_const_string, tf_function, tf_graph,
+                           tf_node, tf_saved_model, tf_type)
+
+# A SavedModel with a saver: TF1's, whose prefix is a Placeholder fed at restore time, joined with a
+# temporary suffix and sharded; TF2's traced save function, whose prefix is an argument. A TF1
+# vocabulary table reads an asset: its Const keeps the path at export time and the loader feeds it
+# assets/vocab.txt (asset_file_def).
+float_attr = tf_attr("dtype", tf_type(DT_FLOAT))
+tf1 = [tf_node("x", "Placeholder", attrs=float_attr), tf_node("w", "VarHandleOp", attrs=float_attr),
+       tf_node("w/Read", "ReadVariableOp", ["w"]), tf_node("y", "MatMul", ["x", "w/Read"]),
+       tf_node("save/Const", "Placeholder", attrs=tf_attr("dtype", tf_type(DT_STRING))),
+       tf_const_string("save/StringJoin/inputs_1", "_temp_0c8c7d8b2e3d4b6a/part"),
+       tf_node("save/StringJoin", "StringJoin", ["save/Const", "save/StringJoin/inputs_1"]),
+       tf_node("save/ShardedFilename", "ShardedFilename", ["save/StringJoin", "save/shard", "save/num_shards"]),
+       tf_const_string("save/SaveV2/tensor_names", "w"), tf_const_string("save/SaveV2/shape_and_slices", ""),
+       tf_node("save/SaveV2", "SaveV2",
+               ["save/ShardedFilename", "save/SaveV2/tensor_names", "save/SaveV2/shape_and_slices", "w/Read"]),
+       tf_node("save/Pack", "Pack", ["save/ShardedFilename", "^save/SaveV2"]),
+       tf_node("save/MergeV2Checkpoints", "MergeV2Checkpoints", ["save/Pack", "save/Const"]),
+       tf_node("save/RestoreV2", "RestoreV2",
+               ["save/Const", "save/SaveV2/tensor_names", "save/SaveV2/shape_and_slices"]),
+       tf_const_string("asset_path", "/home/export/vocab.txt"), tf_node("table", "HashTableV2"),
+       tf_node("table/init", "InitializeTableFromTextFileV2", ["table", "asset_path"])]
+saver_def = pb_bytes(3, pb_bytes(1, "save/Const:0") + pb_bytes(2, "save/Identity:0") + pb_bytes(3, "save/restore_all"))
+assets = pb_bytes(6, pb_bytes(1, pb_bytes(1, "asset_path:0")) + pb_bytes(2, "vocab.txt"))
+tf2_save = tf_function("__inference__traced_save_58", [
+    tf_node("StaticRegexFullMatch", "StaticRegexFullMatch", ["file_prefix"], tf_attr("pattern", pb_bytes(2, "^s3://.*"))),
+    tf_const_string("Const", ".part"), tf_const_string("Const_1", "_temp/part"),
+    tf_node("Select", "Select", ["StaticRegexFullMatch:output:0", "Const:output:0", "Const_1:output:0"]),
+    tf_node("StringJoin", "StringJoin", ["file_prefix", "Select:output:0"]),
+    tf_node("ShardedFilename", "ShardedFilename", ["StringJoin:output:0", "shard:output:0", "num_shards:output:0"]),
+    tf_node("SaveV2", "SaveV2", ["ShardedFilename:filename:0", "names:output:0", "slices:output:0"]),
+    tf_node("Pack", "Pack", ["ShardedFilename:filename:0", "^SaveV2"]),
+    tf_node("MergeV2Checkpoints", "MergeV2Checkpoints", ["Pack:output:0", "file_prefix"]),
+    tf_node("Identity", "Identity", ["file_prefix", "^MergeV2Checkpoints"])])
+os.makedirs(path("savedmodel/variables"))
+in_folder["saved_model.pb"] = "savedmodel/saved_model.pb"
+with open(path(in_folder["saved_model.pb"]), "wb") as f:
+    f.write(tf_saved_model(tf_graph(tf1, [tf2_save]), saver_def + assets))
+expected["saved_model.pb"] = "tf-savedmodel"
+# A frozen GraphDef has no magic: nothing detects it, and it must scan safe all the same.
+with open(path("frozen_graph.pb"), "wb") as f:
+    f.write(tf_graph([tf_node("x", "Placeholder", attrs=float_attr), tf_node("w", "Const", attrs=float_attr),
+                      tf_node("mm", "MatMul", ["x", "w"]), tf_node("b", "Const", attrs=float_attr),
+                      tf_node("y", "Add", ["mm", "b"])]))
+expected["frozen_graph.pb"] = "unknown"
+
+# ONNX: weights in external files inside the model's folder; a model of the standard and ONNX
+# Runtime domains with its weights inline.
+os.makedirs(path("onnx/data"))
+weights = np.arange(16, dtype=np.float32).tobytes()
+for name in ("onnx/weights.bin", "onnx/data/w.bin"):
+    with open(path(name), "wb") as f:
+        f.write(weights)
+nodes = [onnx_node("MatMul", ["x", "W1"], ["h"], "mm1"), onnx_node("MatMul", ["h", "W2"], ["y"], "mm2")]
+external = onnx_graph(nodes, [onnx_tensor("W1", [4, 4], location="weights.bin"),
+                              onnx_tensor("W2", [4, 4], location="data/w.bin")],
+                      [onnx_value_info("x", [1, 4])], [onnx_value_info("y", [1, 4])])
+in_folder["external.onnx"] = "onnx/external.onnx"
+with open(path(in_folder["external.onnx"]), "wb") as f:
+    f.write(onnx_model(external))
+expected["external.onnx"] = "onnx"
+with open(path("standard.onnx"), "wb") as f:
+    f.write(onnx_matmul_model(onnx_tensor("W", [4, 4], raw=weights), domain="com.microsoft", op_type="FusedMatMul",
+                              opsets=(("", 17), ("ai.onnx.ml", 3), ("com.microsoft", 1))))
+expected["standard.onnx"] = "onnx"
+
 # Random bytes are only required not to pass the ONNX ModelProto check (they may look like a broken
 # pickle or safetensors file by chance, so their verdict is not asserted).
 random_names = set()
@@ -197,7 +269,7 @@ paths = [f["path"] for f in document["files"]]
 if paths != sorted(paths):
     failures.append("output order is not deterministic (sorted)")
 # The exit code over the files that must all be safe.
-result = subprocess.run([os.environ["STKIT_BIN"], "scan"] + [path(n) for n in sorted(expected)],
+result = subprocess.run([os.environ["STKIT_BIN"], "scan"] + [path(in_folder.get(n, n)) for n in sorted(expected)],
                         capture_output=True, text=True)
 if result.returncode != 0:
     failures.append("exit code %d: %s" % (result.returncode, result.stdout[-3000:]))
