@@ -236,8 +236,10 @@ void audit_set_format(audit_file& file, file_format format) {
 }
 
 void audit_set_verdict(audit_file& file, file_format format, std::string verdict) {
+    // Whatever the format: the scan reads every file as each loader would (a polyglot safetensors
+    // file is read as a pickle too), so a verdict other than safe is what counts.
     bool scanned_unsafe = verdict != verdict_name(verdict::safe) && verdict != "unknown";
-    file.unsafe = audit_format_runs_code(format) || (file_format_can_carry_code(format) && scanned_unsafe);
+    file.unsafe = audit_format_runs_code(format) || scanned_unsafe;
     file.verdict = std::move(verdict);
 }
 

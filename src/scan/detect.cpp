@@ -257,7 +257,10 @@ bool file_format_can_carry_code(file_format format) noexcept {
         case file_format::zip:  // members can be anything
         case file_format::tar:
         case file_format::gzip:
-        case file_format::sevenzip: return true;
+        case file_format::sevenzip:
+        case file_format::onnx:           // external data anywhere on disk, custom operators
+        case file_format::tf_savedmodel:  // ops that call Python or open files
+        case file_format::gguf: return true;  // chat templates run by a Jinja engine
         default: return false;
     }
 }

@@ -39,8 +39,10 @@ enum class file_format : uint8_t {
 
 [[nodiscard]] std::string_view file_format_name(file_format format) noexcept;
 
-// Is this format able to carry executable code when loaded the usual way (pickle-based formats,
-// TorchScript, Keras Lambda layers...)? safetensors, GGUF, ONNX, npy without objects are not.
+// Can this format's own loader run code or touch files outside the model when loading it the usual
+// way (pickle-based formats, TorchScript, Keras Lambda layers, TensorFlow ops, ONNX external data,
+// GGUF chat templates, archives)? safetensors, TFLite and LFS pointers cannot. Any buffer may still
+// be a polyglot another loader reads differently: the scanner reads every buffer as a pickle too.
 [[nodiscard]] bool file_format_can_carry_code(file_format format) noexcept;
 
 struct detection {
