@@ -63,12 +63,23 @@ start=$(now)
 end=$(now)
 load_s=$(elapsed "$start" "$end")
 
-"$python" - "$mib" "$cp_s" "$convert_s" "$noverify_s" "$load_s" "$rss_kb" <<'PY'
+# The Hub's conversion, in Python: torch.load(weights_only=True), write, reload, torch.equal.
+rm -f "$work/peer.safetensors"
+start=$(now)
+/usr/bin/time -v -o "$work/peer_time.txt" "$python" "$root/bench/convert_peer.py" "$model" "$work/peer.safetensors" >/dev/null
+end=$(now)
+peer_s=$(elapsed "$start" "$end")
+peer_rss_kb=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$work/peer_time.txt")
+rm -f "$work/peer.safetensors"
+
+"$python" - "$mib" "$cp_s" "$convert_s" "$noverify_s" "$load_s" "$rss_kb" "$peer_s" "$peer_rss_kb" <<'PY'
 import sys
-mib, cp, conv, nover, load, rss = (float(x) for x in sys.argv[1:])
+mib, cp, conv, nover, load, rss, peer, peer_rss = (float(x) for x in sys.argv[1:])
 print(f"cp (+ sync)                  {cp:7.2f} s  {mib / cp:8.0f} MiB/s")
 print(f"stkit convert (verify)       {conv:7.2f} s  {mib / conv:8.0f} MiB/s  {cp / conv * 100:5.1f} % of cp")
 print(f"stkit convert --no-verify    {nover:7.2f} s  {mib / nover:8.0f} MiB/s  {cp / nover * 100:5.1f} % of cp")
 print(f"torch.load (Python)          {load:7.2f} s  {mib / load:8.0f} MiB/s  convert is {load / conv:4.2f}x torch.load")
+print(f"Hub-style conversion (torch) {peer:7.2f} s  {mib / peer:8.0f} MiB/s  convert is {peer / conv:4.2f}x faster, "
+      f"peak RSS {peer_rss / 1024:.0f} MiB")
 print(f"peak RSS of stkit convert    {rss / 1024:7.1f} MiB")
 PY
