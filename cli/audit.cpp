@@ -3,10 +3,10 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <optional>
 
 #include "command.hpp"
+#include "progress.hpp"
 #include "stkit/audit/report.hpp"
 
 namespace stkit::cli {
@@ -14,7 +14,7 @@ namespace {
 
 struct audit_args {
     std::string path;
-    bool history = false, commit_files = false, force = false;
+    bool history = false, commit_files = false, force = false, quiet = false;
     std::string json, csv, html, shard;
     unsigned jobs = 1;
     std::string merge_out;
@@ -25,26 +25,6 @@ int fail(const stkit::error& e) {
     fmt::print(stderr, "stkit audit: {}\n", e.to_string());
     return exit_error;
 }
-
-// A one-line bar on stderr, redrawn at most ten times a second; only on a terminal.
-class progress_bar {
-public:
-    progress_bar() : enabled_(::isatty(STDERR_FILENO) == 1) {}
-    void update(std::size_t done, std::size_t total) {
-        if (!enabled_ || total == 0) return;
-        auto now = std::chrono::steady_clock::now();
-        if (done != total && now - last_ < std::chrono::milliseconds(100)) return;
-        last_ = now;
-        std::size_t filled = done * 30 / total;
-        fmt::print(stderr, "\r[{}{}] {}/{} repositories", std::string(filled, '#'), std::string(30 - filled, '-'),
-                   done, total);
-        if (done == total) fmt::print(stderr, "\n");
-    }
-
-private:
-    bool enabled_;
-    std::chrono::steady_clock::time_point last_{};
-};
 
 void print_summary(const audit_summary& s, bool history) {
     fmt::print("{} repositories: {} safe, {} mixed, {} unsafe, {} without model files\n", s.repositories,
@@ -90,7 +70,7 @@ int run_audit(const audit_args& args) {
     if (!args.html.empty()) html.emplace();
 
     audit_summary_builder summary;
-    progress_bar bar;
+    progress_line bar("repositories", progress_line::unit::items, args.quiet);
     auto sink = [&](const audit_repo& repo) -> result<void> {
         if (repo.failure) fmt::print(stderr, "stkit audit: warning: {}: {}\n", repo.repo, *repo.failure);
         summary.add(repo);
@@ -100,6 +80,7 @@ int run_audit(const audit_args& args) {
         return {};
     };
     auto ran = audit_run(args.path, options, sink, [&](std::size_t done, std::size_t total) { bar.update(done, total); });
+    bar.finish();
     if (!ran.ok()) return fail(ran.error());
     audit_summary totals = summary.finish();
     if (json)
@@ -146,6 +127,7 @@ command_registration audit_command("audit", 60, [](CLI::App& app) -> command_run
     audit->add_option("--jobs,-j", args->jobs, "Repositories audited in parallel")->check(CLI::Range(1u, 256u));
     audit->add_option("--shard", args->shard, "Audit only shard K of N (K/N, 1-based)");
     audit->add_flag("--force", args->force, "Overwrite existing output files");
+    audit->add_flag("-q,--quiet", args->quiet, "No progress line on a terminal");
     CLI::App* merge = audit->add_subcommand("merge", "Merge shard JSON documents into one");
     merge->add_option("OUT", args->merge_out, "Merged JSON document")->required();
     merge->add_option("IN", args->merge_in, "Shard JSON documents")->required();

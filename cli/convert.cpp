@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "command.hpp"
+#include "progress.hpp"
 #include "stkit/convert/convert.hpp"
 
 namespace stkit::cli {
@@ -22,6 +23,7 @@ struct convert_arguments {
     bool no_verify = false;
     bool json = false;
     unsigned jobs = 1;
+    bool quiet = false;
 };
 
 nlohmann::json report_json(const convert::convert_report& report) {
@@ -70,6 +72,8 @@ int run_convert(const convert_arguments& arguments) {
     options.overwrite = arguments.force;
     options.verify = !arguments.no_verify;
     options.jobs = arguments.jobs;
+    progress_line progress("", progress_line::unit::bytes, arguments.quiet);
+    if (progress.enabled()) options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
     fs::path input(arguments.input);
     std::error_code ignored;
     result<convert::convert_report> done = make_error(error_code::invalid_argument);
@@ -85,6 +89,7 @@ int run_convert(const convert_arguments& arguments) {
                                                    : fs::path(arguments.output);
         done = convert::convert_file(input, output, options);
     }
+    progress.finish();
     if (!done.ok()) {
         const error& failure = done.error();
         bool unsafe = convert::is_unsafe_refusal(failure.code);
@@ -127,6 +132,7 @@ command_registration convert_command("convert", 30, [](CLI::App& app) -> command
     command->add_flag("--json", arguments->json, "print the report as JSON");
     command->add_option("-j,--jobs", arguments->jobs, "shards of a folder converted at once (default 1)")
         ->check(CLI::Range(1u, 64u));
+    command->add_flag("-q,--quiet", arguments->quiet, "no progress line on a terminal");
     return [arguments] { return run_convert(*arguments); };
 });
 

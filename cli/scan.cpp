@@ -11,6 +11,7 @@
 #include <fmt/core.h>
 
 #include "command.hpp"
+#include "progress.hpp"
 #include "stkit/scan/report.hpp"
 #include "stkit/scan/scan.hpp"
 
@@ -25,6 +26,7 @@ struct scan_args {
     unsigned max_depth = scan_options{}.max_depth;
     uint64_t max_bytes = scan_options{}.max_total_bytes;
     bool verbose = false;
+    bool quiet = false;
 };
 
 // Every regular file under the given paths, sorted per argument so output order is deterministic.
@@ -61,15 +63,20 @@ int run_scan(const scan_args& args) {
     options.max_depth = args.max_depth;
     options.max_total_bytes = args.max_bytes;
     std::vector<file_report> scanned(files.size());
-    std::atomic<std::size_t> next{0};
+    std::atomic<std::size_t> next{0}, done{0};
+    progress_line progress("files", progress_line::unit::items, args.quiet);
     auto worker = [&] {
-        for (std::size_t i = next++; i < files.size(); i = next++) scanned[i] = scan_path(files[i], options);
+        for (std::size_t i = next++; i < files.size(); i = next++) {
+            scanned[i] = scan_path(files[i], options);
+            progress.update(++done, files.size());
+        }
     };
     unsigned jobs = std::max(1u, std::min<unsigned>(args.jobs, static_cast<unsigned>(std::max<std::size_t>(files.size(), 1))));
     std::vector<std::thread> threads;
     for (unsigned j = 1; j < jobs; ++j) threads.emplace_back(worker);
     worker();
     for (std::thread& t : threads) t.join();
+    progress.finish();
     reports.insert(reports.end(), std::make_move_iterator(scanned.begin()), std::make_move_iterator(scanned.end()));
 
     std::string out;
@@ -101,6 +108,7 @@ command_registration scan_command("scan", 30, [](CLI::App& app) -> command_runne
         ->check(CLI::Range(0u, 1000u));
     sub->add_option("--max-bytes", args->max_bytes, "Bytes decompressed per file; beyond it content is reported as not scanned")->capture_default_str();
     sub->add_flag("-v,--verbose", args->verbose, "Also list informational notes");
+    sub->add_flag("-q,--quiet", args->quiet, "No progress line on a terminal");
     return [args] { return run_scan(*args); };
 });
 

@@ -236,10 +236,12 @@ void audit_set_format(audit_file& file, file_format format) {
 }
 
 void audit_set_verdict(audit_file& file, file_format format, std::string verdict) {
-    // Whatever the format: the scan reads every file as each loader would (a polyglot safetensors
-    // file is read as a pickle too), so a verdict other than safe is what counts.
-    bool scanned_unsafe = verdict != verdict_name(verdict::safe) && verdict != "unknown";
-    file.unsafe = audit_format_runs_code(format) || scanned_unsafe;
+    // A finding counts whatever the format (the scan reads every file as each loader would: a
+    // safetensors file that is also a pickle is dangerous); an unreadable file counts where the
+    // format's own loader could act (fail closed), not where it cannot (a broken safetensors file).
+    bool found = verdict == verdict_name(verdict::suspicious) || verdict == verdict_name(verdict::dangerous);
+    bool unreadable = verdict == verdict_name(verdict::error);
+    file.unsafe = audit_format_runs_code(format) || found || (unreadable && file_format_can_carry_code(format));
     file.verdict = std::move(verdict);
 }
 

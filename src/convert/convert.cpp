@@ -111,11 +111,11 @@ private:
 // computed while the tensors are written, the output's while the file is fsynced: two reads of
 // the page cache beside a write that, for most bytes, is the kernel's own copy.
 result<detail::written_output> write_one(planned_file& file, safetensors_writer& writer,
-                                         const convert_options& options) {
+                                         const convert_options& options, detail::progress_counter& progress) {
     detail::input_file input{file.input.bytes(), file.fd.get()};
     file.input.advise_sequential();
     if (!options.verify) {
-        STKIT_TRY(auto written, detail::write_checkpoint(file.plan, writer, input, options.chunk_bytes));
+        STKIT_TRY(auto written, detail::write_checkpoint(file.plan, writer, input, options.chunk_bytes, progress));
         STKIT_TRY_VOID(writer.finish());
         return written;
     }
@@ -125,9 +125,11 @@ result<detail::written_output> write_one(planned_file& file, safetensors_writer&
     result<void> synced;
     {
         beside source_pass([&] { source = detail::source_digests(file.plan, input, options.chunk_bytes); });
-        written = detail::write_checkpoint(file.plan, writer, input, options.chunk_bytes);
+        written = detail::write_checkpoint(file.plan, writer, input, options.chunk_bytes, progress);
         if (written.ok()) {
-            beside output_pass([&] { output = detail::output_digests(file.plan, writer.temp_path(), options.chunk_bytes); });
+            beside output_pass([&] {
+                output = detail::output_digests(file.plan, writer.temp_path(), options.chunk_bytes, progress);
+            });
             synced = writer.finish();
         }
     }
@@ -150,12 +152,16 @@ result<void> write_all(std::vector<planned_file>& planned, std::vector<output_fi
         if (!created.ok()) return std::move(created).error().in_file(file.destination.string());
         writers.push_back(std::move(*created));
     }
+    detail::progress_counter progress;
+    progress.report = options.progress;
+    for (const planned_file& file : planned)
+        for (const source_tensor& tensor : file.plan.tensors) progress.total += tensor.byte_size * (options.verify ? 2 : 1);
     std::vector<result<detail::written_output>> outcomes(planned.size(), detail::written_output{});
     std::atomic<std::size_t> next{0};
     std::atomic<bool> failed{false};
     auto worker = [&] {
         for (std::size_t i = next++; i < planned.size() && !failed; i = next++) {
-            outcomes[i] = write_one(planned[i], writers[i], options);
+            outcomes[i] = write_one(planned[i], writers[i], options, progress);
             if (!outcomes[i].ok()) failed = true;
         }
     };

@@ -16,6 +16,9 @@
 namespace stkit::convert::detail {
 namespace {
 
+// Copies of a contiguous tensor go to the kernel in pieces of this size, so progress moves.
+constexpr std::size_t copy_piece = std::size_t{64} << 20;
+
 std::map<std::string, std::string> planned_metadata(const checkpoint& plan) {
     std::map<std::string, std::string> metadata{{"format", "pt"}};
     for (const alias_entry& alias : plan.aliases) metadata.emplace(alias.alias, alias.kept);
@@ -28,7 +31,8 @@ error mismatch(const source_tensor& tensor, std::string detail) {
 
 // Digest of `length` bytes of `fd` from `offset`, read with pread into `buffer`: no map, no page
 // faults, a resident set of one buffer whatever the size.
-result<xxh3_digest> digest_range(int fd, uint64_t offset, uint64_t length, std::vector<std::byte>& buffer) {
+result<xxh3_digest> digest_range(int fd, uint64_t offset, uint64_t length, std::vector<std::byte>& buffer,
+                                 progress_counter* progress = nullptr) {
     xxh3_128 hasher;
     while (length > 0) {
         std::size_t want = static_cast<std::size_t>(std::min<uint64_t>(length, buffer.size()));
@@ -38,6 +42,7 @@ result<xxh3_digest> digest_range(int fd, uint64_t offset, uint64_t length, std::
             return make_error(error_code::io_read_failed,
                               got < 0 ? std::strerror(errno) : "file ends early", offset);
         hasher.update(std::span(buffer.data(), static_cast<std::size_t>(got)));
+        if (progress) progress->add(static_cast<uint64_t>(got));
         offset += static_cast<uint64_t>(got);
         length -= static_cast<uint64_t>(got);
     }
@@ -63,7 +68,8 @@ std::optional<uint64_t> copyable_offset(const checkpoint& plan, const source_ten
 }
 
 result<written_output> write_checkpoint(const checkpoint& plan, safetensors_writer& writer,
-                                        const input_file& input, std::size_t chunk_bytes) {
+                                        const input_file& input, std::size_t chunk_bytes,
+                                        progress_counter& progress) {
     std::map<std::string_view, const source_tensor*> by_name;
     for (const source_tensor& tensor : plan.tensors) {
         STKIT_TRY_VOID(writer.declare(tensor.name, tensor.type, tensor.shape));
@@ -75,12 +81,21 @@ result<written_output> write_checkpoint(const checkpoint& plan, safetensors_writ
     for (const planned_tensor& slot : order) {
         const source_tensor& tensor = *by_name.at(slot.name);
         if (auto offset = copyable_offset(plan, tensor, input)) {
+            // In pieces, so progress moves within a multi-GB tensor; the kernel copies each.
             auto bytes = input.map.subspan(static_cast<std::size_t>(*offset), static_cast<std::size_t>(tensor.byte_size));
-            STKIT_TRY_VOID(writer.copy_tensor(slot.name, input.fd, *offset, bytes));
+            for (std::size_t at = 0; at < bytes.size(); at += copy_piece) {
+                std::size_t size = std::min(copy_piece, bytes.size() - at);
+                STKIT_TRY_VOID(writer.copy_append(slot.name, input.fd, *offset + at, bytes.subspan(at, size)));
+                progress.add(size);
+            }
             written.copied_bytes += tensor.byte_size;
         } else {
             STKIT_TRY_VOID(writer.write_tensor(slot.name, [&](const byte_sink& sink) {
-                return stream_tensor(plan, tensor, chunk_bytes, sink);
+                return stream_tensor(plan, tensor, chunk_bytes, [&](std::span<const std::byte> chunk) {
+                    auto sent = sink(chunk);
+                    if (sent.ok()) progress.add(chunk.size());
+                    return sent;
+                });
             }));
         }
         written.tensor_bytes += tensor.byte_size;
@@ -113,7 +128,7 @@ result<std::vector<xxh3_digest>> source_digests(const checkpoint& plan, const in
 }
 
 result<std::vector<xxh3_digest>> output_digests(const checkpoint& plan, const std::filesystem::path& path,
-                                                std::size_t chunk_bytes) {
+                                                std::size_t chunk_bytes, progress_counter& progress) {
     STKIT_TRY(auto file, safetensors_file::open(path));
     if (file.tensor_count() != plan.tensors.size())
         return make_error(error_code::cv_verify_failed,
@@ -137,7 +152,7 @@ result<std::vector<xxh3_digest>> output_digests(const checkpoint& plan, const st
         else if (written->byte_size() != tensor.byte_size) failure = mismatch(tensor, "size differs");
         if (!failure.ok()) break;
         auto offset = static_cast<uint64_t>(written->data.data() - file.bytes().data());
-        auto digest = digest_range(fd, offset, tensor.byte_size, buffer);
+        auto digest = digest_range(fd, offset, tensor.byte_size, buffer, &progress);
         if (!digest.ok()) {
             failure = mismatch(tensor, "output: " + digest.error().to_string());
             break;

@@ -7,7 +7,9 @@
 // from reading the written file back, and the two passes run beside the write and its fsync.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -30,6 +32,18 @@ struct input_file {
     int fd = -1;
 };
 
+// Bytes done of a conversion's total (written, then read back), reported to the caller's
+// callback; shared by the threads of a conversion.
+struct progress_counter {
+    std::function<void(uint64_t done, uint64_t total)> report;
+    uint64_t total = 0;
+    std::atomic<uint64_t> done{0};
+    void add(uint64_t bytes) {
+        uint64_t now = done += bytes;
+        if (report) report(now, total);
+    }
+};
+
 // Where a tensor's bytes sit in the input file when they can be copied as they are; nullopt when
 // they must be produced (strided, byte-swapped, inflated).
 [[nodiscard]] std::optional<uint64_t> copyable_offset(const checkpoint& plan, const source_tensor& tensor,
@@ -39,7 +53,8 @@ struct input_file {
 // dropped alias), then writes the tensors in the writer's file order and flushes (no fsync).
 // Errors: those of safetensors_writer.
 [[nodiscard]] result<written_output> write_checkpoint(const checkpoint& plan, safetensors_writer& writer,
-                                                      const input_file& input, std::size_t chunk_bytes);
+                                                      const input_file& input, std::size_t chunk_bytes,
+                                                      progress_counter& progress);
 
 // One digest per planned tensor (in plan order) of the bytes the output must hold: read from the
 // input file with pread where the bytes are copyable, produced by stream_tensor otherwise.
@@ -53,7 +68,7 @@ struct input_file {
 // io_read_failed.
 [[nodiscard]] result<std::vector<xxh3_digest>> output_digests(const checkpoint& plan,
                                                               const std::filesystem::path& path,
-                                                              std::size_t chunk_bytes);
+                                                              std::size_t chunk_bytes, progress_counter& progress);
 
 // Compares the two digest lists. Errors: cv_verify_failed naming the first tensor that differs.
 [[nodiscard]] result<void> compare_digests(const checkpoint& plan, const std::vector<xxh3_digest>& source,

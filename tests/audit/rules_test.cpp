@@ -94,7 +94,9 @@ TEST(AuditStatus, ConditionalFormatsFollowTheVerdict) {
     EXPECT_TRUE(with(file_format::numpy_npy, "dangerous"));  // object array
     EXPECT_TRUE(with(file_format::hdf5, "error"));           // fail closed
     EXPECT_FALSE(with(file_format::hdf5, "unknown"));        // LFS pointer: content not seen
-    EXPECT_FALSE(with(file_format::safetensors, "error"));   // cannot carry code at all
+    EXPECT_FALSE(with(file_format::safetensors, "error"));   // its loader cannot act on a broken file
+    EXPECT_TRUE(with(file_format::safetensors, "dangerous"));  // but a safetensors file that is also a pickle
+    EXPECT_TRUE(with(file_format::unknown, "suspicious"));
 }
 
 TEST(AuditCovered, TransformersShardsDiffusersAndPlainNames) {

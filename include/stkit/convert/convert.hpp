@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct convert_options {
     bool verify = true;      // re-open and compare after writing
     std::size_t chunk_bytes = std::size_t{4} << 20;  // bounded gather buffer for strided views
     unsigned jobs = 1;       // shards of a folder written and verified at once
+    // Called (from any of the conversion's threads) as bytes are written and, when verifying, read
+    // back: done of total, total = tensor bytes × 2 with verification, × 1 without.
+    std::function<void(uint64_t done, uint64_t total)> progress;
     load_options load;
 };
 
