@@ -103,16 +103,13 @@ result<sharded_model> sharded_model::open(const std::filesystem::path& index_pat
     by_name.resize(model.tensors_.size());
     for (std::size_t i = 0; i < by_name.size(); ++i) by_name[i] = static_cast<uint32_t>(i);
     const auto& tensors = model.tensors_;
-    detail::sort_merging_runs(
-        by_name, [&](uint32_t a, uint32_t b) { return tensors[a].tensor->name < tensors[b].tensor->name; });
-    for (std::size_t i = 1; i < by_name.size(); ++i) {
-        const sharded_tensor& tensor = tensors[by_name[i]];
-        if (tensor.tensor->name == tensors[by_name[i - 1]].tensor->name)
-            return make_error(error_code::st_index_duplicate_tensor,
-                              "in " + model.index_.shards[tensors[by_name[i - 1]].shard] + " and " +
-                                  model.index_.shards[tensor.shard],
-                              no_offset, std::string(tensor.tensor->name))
-                .in_file(index_path.string());
+    auto name_compare = [&](uint32_t a, uint32_t b) { return tensors[a].tensor->name.compare(tensors[b].tensor->name); };
+    if (auto repeated = detail::sort_distinct_merging_runs(by_name, name_compare)) {
+        auto [first, second] = std::minmax(tensors[repeated->first].shard, tensors[repeated->second].shard);
+        return make_error(error_code::st_index_duplicate_tensor,
+                          "in " + model.index_.shards[first] + " and " + model.index_.shards[second], no_offset,
+                          std::string(tensors[repeated->first].tensor->name))
+            .in_file(index_path.string());
     }
     for (const sharded_tensor& tensor : tensors) {
         if (!listed.contains(tensor.tensor->name))

@@ -1,4 +1,5 @@
-// sort_merging_runs must give std::sort's order whatever runs its input holds.
+// sort_distinct_merging_runs must give std::sort's order whatever runs its input holds, and find a
+// repeated entry whenever there is one.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,13 +11,15 @@
 
 namespace {
 
-// `count` names in `runs` ascending blocks (as the reference layout gives one block per dtype);
-// drawn from 1,000 values, so many names repeat, within a block and across blocks.
-std::vector<std::string> names_in_runs(std::size_t count, std::size_t runs, unsigned seed) {
+// `count` names in `runs` ascending blocks (as the reference layout gives one block per dtype),
+// drawn from `distinct_values` values: when that is below `count`, names repeat.
+std::vector<std::string> names_in_runs(std::size_t count, std::size_t runs, std::size_t distinct_values, unsigned seed) {
     std::mt19937 random(seed);
     std::vector<std::string> names;
-    for (std::size_t i = 0; i < count; ++i)
-        names.push_back("model.layers." + std::to_string(random() % 1000) + ".weight");
+    for (std::size_t i = 0; names.size() < count; ++i) {
+        std::size_t value = distinct_values >= count ? i : random() % distinct_values;
+        names.push_back("model.layers." + std::to_string(value) + ".weight");
+    }
     std::shuffle(names.begin(), names.end(), random);
     std::size_t per_run = (count + runs - 1) / runs;
     for (std::size_t begin = 0; begin < count; begin += per_run)
@@ -25,40 +28,54 @@ std::vector<std::string> names_in_runs(std::size_t count, std::size_t runs, unsi
     return names;
 }
 
-void expect_sorted_like_std_sort(std::size_t count, std::size_t runs, unsigned seed) {
-    std::vector<std::string> names = names_in_runs(count, runs, seed);
-    auto less = [&](uint32_t a, uint32_t b) { return names[a] < names[b]; };
-    std::vector<uint32_t> merged(count), sorted(count);
-    for (uint32_t i = 0; i < count; ++i) merged[i] = sorted[i] = i;
-    stkit::detail::sort_merging_runs(merged, less);
-    std::stable_sort(sorted.begin(), sorted.end(), less);
-    ASSERT_EQ(merged.size(), count);
-    for (std::size_t i = 0; i < count; ++i)
-        ASSERT_EQ(names[merged[i]], names[sorted[i]]) << "count " << count << " runs " << runs << " at " << i;
-    std::vector<uint32_t> permutation = merged;
-    std::sort(permutation.begin(), permutation.end());
-    for (uint32_t i = 0; i < count; ++i) ASSERT_EQ(permutation[i], i) << "an index was lost or repeated";
+std::optional<std::pair<uint32_t, uint32_t>> sort_names(const std::vector<std::string>& names, std::vector<uint32_t>& order) {
+    order.resize(names.size());
+    for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    return stkit::detail::sort_distinct_merging_runs(order, [&](uint32_t a, uint32_t b) { return names[a].compare(names[b]); });
 }
 
-TEST(format_sorted_runs, matches_std_sort_for_any_number_of_runs) {
+TEST(format_sorted_runs, distinct_names_sorted_like_std_sort_for_any_number_of_runs) {
     for (std::size_t runs : {1u, 2u, 3u, 5u, 22u, 63u, 64u, 65u, 500u})
-        for (unsigned seed = 1; seed <= 3; ++seed) expect_sorted_like_std_sort(2000, runs, seed);
+        for (unsigned seed = 1; seed <= 3; ++seed) {
+            std::vector<std::string> names = names_in_runs(2000, runs, 2000, seed);
+            std::vector<uint32_t> order;
+            ASSERT_FALSE(sort_names(names, order)) << "runs " << runs;
+            std::vector<std::string> expected = names;
+            std::sort(expected.begin(), expected.end());
+            ASSERT_EQ(order.size(), names.size());
+            for (std::size_t i = 0; i < order.size(); ++i)
+                ASSERT_EQ(names[order[i]], expected[i]) << "runs " << runs << " seed " << seed << " at " << i;
+        }
 }
 
-TEST(format_sorted_runs, empty_and_single) {
-    std::vector<uint32_t> none;
-    stkit::detail::sort_merging_runs(none, [](uint32_t a, uint32_t b) { return a < b; });
-    EXPECT_TRUE(none.empty());
-    std::vector<uint32_t> one{7};
-    stkit::detail::sort_merging_runs(one, [](uint32_t a, uint32_t b) { return a < b; });
-    EXPECT_EQ(one, std::vector<uint32_t>{7});
+TEST(format_sorted_runs, a_repeat_is_found_within_a_run_across_runs_and_past_the_run_limit) {
+    for (std::size_t runs : {1u, 2u, 3u, 64u, 65u, 500u})
+        for (unsigned seed = 1; seed <= 3; ++seed) {
+            std::vector<std::string> names = names_in_runs(2000, runs, 1000, seed);
+            std::vector<uint32_t> order;
+            auto repeated = sort_names(names, order);
+            ASSERT_TRUE(repeated) << "runs " << runs;
+            EXPECT_NE(repeated->first, repeated->second);
+            EXPECT_EQ(names[repeated->first], names[repeated->second]);
+        }
+    // One repeat only, in the last of two runs' merge: the two entries meet only when merged.
+    std::vector<std::string> names{"a", "c", "e", "b", "d", "e"};
+    std::vector<uint32_t> order;
+    auto repeated = sort_names(names, order);
+    ASSERT_TRUE(repeated);
+    EXPECT_EQ((std::pair<uint32_t, uint32_t>(std::minmax(repeated->first, repeated->second))), std::pair(2u, 5u));
 }
 
-TEST(format_sorted_runs, descending_input_is_fully_sorted) {
-    std::vector<uint32_t> order(300);
-    for (uint32_t i = 0; i < order.size(); ++i) order[i] = 299 - i;
-    stkit::detail::sort_merging_runs(order, [](uint32_t a, uint32_t b) { return a < b; });
-    EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+TEST(format_sorted_runs, empty_single_and_descending) {
+    std::vector<uint32_t> order;
+    EXPECT_FALSE(sort_names({}, order));
+    EXPECT_TRUE(order.empty());
+    EXPECT_FALSE(sort_names({"x"}, order));
+    EXPECT_EQ(order, std::vector<uint32_t>{0});
+    std::vector<std::string> descending;
+    for (int i = 299; i >= 0; --i) descending.push_back(std::string(3 - std::to_string(i).size(), '0') + std::to_string(i));
+    EXPECT_FALSE(sort_names(descending, order));
+    for (uint32_t i = 0; i < order.size(); ++i) ASSERT_EQ(order[i], 299 - i);
 }
 
 }  // namespace
