@@ -13,19 +13,6 @@ namespace {
 constexpr std::size_t max_json_depth = 256;
 constexpr std::size_t max_config_bytes = std::size_t{64} << 20;
 
-finding carrier_finding(verdict severity, std::string category, std::string message, const std::string& member,
-                        std::string module = {}, std::string name = {}, uint64_t offset = no_offset) {
-    finding f;
-    f.severity = severity;
-    f.category = std::move(category);
-    f.message = std::move(message);
-    f.member = member;
-    f.module = std::move(module);
-    f.name = std::move(name);
-    f.offset = offset;
-    return f;
-}
-
 std::string string_field(simdjson::dom::object object, std::string_view key) {
     std::string_view value;
     if (object[key].get_string().get(value) == simdjson::SUCCESS) return std::string(value);
@@ -114,6 +101,19 @@ constexpr std::string_view torchscript_dangerous_tokens[] = {
 };
 
 }  // namespace
+
+finding carrier_finding(verdict severity, std::string category, std::string message, const std::string& member,
+                        std::string module, std::string name, uint64_t offset) {
+    finding f;
+    f.severity = severity;
+    f.category = std::move(category);
+    f.message = std::move(message);
+    f.member = member;
+    f.module = std::move(module);
+    f.name = std::move(name);
+    f.offset = offset;
+    return f;
+}
 
 void scan_keras_config(scan_state& state, std::string_view json, const std::string& member) {
     simdjson::dom::parser parser;

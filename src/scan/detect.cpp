@@ -250,6 +250,7 @@ bool file_format_can_carry_code(file_format format) noexcept {
         case file_format::joblib:
         case file_format::hdf5:      // Keras .h5 Lambda layers
         case file_format::keras_v3:  // Lambda layers, registered objects
+        case file_format::gguf:      // chat templates, rendered unsandboxed by some loaders
         case file_format::compressed_pickle:
         case file_format::numpy_npy:  // object arrays
         case file_format::numpy_npz:

@@ -1,11 +1,15 @@
-// GGUF metadata (stkit/scan/gguf.hpp). The reader follows ggml's gguf.cpp: one bounded cursor,
-// and every count is checked against its limit, against SIZE_MAX over the smallest encoding of one
-// item, and against the bytes that remain before it is used.
+// GGUF metadata (stkit/scan/gguf.hpp) and the scan of a GGUF file. The reader follows ggml's
+// gguf.cpp: one bounded cursor, and every count is checked against its limit, against SIZE_MAX
+// over the smallest encoding of one item, and against the bytes that remain before it is used.
+// The scan reads every pair and checks the chat templates (chat_template.cpp): llama.cpp's Python
+// binding rendered them with an unsandboxed Jinja environment (CVE-2024-34359).
 #include "stkit/scan/gguf.hpp"
 
 #include <cstdint>
+#include <set>
 #include <string>
 
+#include "scan/internal.hpp"
 #include "stkit/detail/cursor.hpp"
 
 namespace stkit {
@@ -203,4 +207,56 @@ result<gguf_header> gguf_read_metadata(std::span<const std::byte> bytes, const g
     return header;
 }
 
+namespace detail {
+namespace {
+
+// Findings per template: the first of each kind is what a reader needs; a hostile template could
+// otherwise produce one per byte.
+constexpr std::size_t max_template_findings = 16;
+// Real chat templates are a few KiB; the check holds a token per operator, so larger ones are
+// reported as not analysed rather than tokenized.
+constexpr std::size_t max_template_bytes = std::size_t{1} << 20;
+
+bool chat_template_key(std::string_view key) {
+    constexpr std::string_view base = "tokenizer.chat_template";
+    return key == base || (key.starts_with(base) && key.size() > base.size() && key[base.size()] == '.');
+}
+
+void scan_chat_template(scan_state& state, const gguf_kv& kv, const std::string& member) {
+    if (kv.value.size() > max_template_bytes) {
+        state.add(carrier_finding(verdict::suspicious, "limit",
+                                  "GGUF chat template " + std::string(kv.key) + " is larger than " +
+                                      std::to_string(max_template_bytes) + " bytes: not analysed",
+                                  member, {}, std::string(kv.key), kv.offset));
+        return;
+    }
+    std::set<std::string> reported;
+    for (const template_issue& issue : chat_template_issues(kv.string())) {
+        if (!reported.insert(issue.token).second) continue;
+        if (reported.size() > max_template_findings) break;
+        std::string shown = issue.token.size() > 80 ? issue.token.substr(0, 80) + "..." : issue.token;
+        state.add(carrier_finding(verdict::dangerous, "code-execution",
+                                  "GGUF chat template " + std::string(kv.key) + ": '" + shown +
+                                      "' in a code section (" + std::string(issue.reason) +
+                                      "); a loader that renders it unsandboxed runs it",
+                                  member, {}, shown, kv.offset + issue.position));
+    }
+}
+
+}  // namespace
+
+void scan_gguf(scan_state& state, std::span<const std::byte> bytes, const std::string& member) {
+    auto read = gguf_read_metadata(bytes, [&](const gguf_kv& kv) {
+        // llama.cpp reads templates only as strings; a template stored as another type is never rendered.
+        if (kv.type == gguf_type::string && chat_template_key(kv.key)) scan_chat_template(state, kv, member);
+        return true;
+    });
+    if (!read.ok()) {
+        const error& e = read.error();
+        state.add(carrier_finding(verdict::error, "malformed", "GGUF metadata: " + e.to_string(), member, {}, e.name,
+                                  e.offset));
+    }
+}
+
+}  // namespace detail
 }  // namespace stkit

@@ -112,7 +112,6 @@ void scan_buffer(scan_state& state, std::span<const std::byte> bytes, const std:
     switch (found.format) {
         case file_format::unknown:
         case file_format::safetensors:
-        case file_format::gguf:
         case file_format::onnx:
         case file_format::tflite:
         case file_format::tf_savedmodel:
@@ -131,6 +130,7 @@ void scan_buffer(scan_state& state, std::span<const std::byte> bytes, const std:
         case file_format::zip: scan_zip(state, view, member, depth); return;
         case file_format::numpy_npy: scan_npy(state, view, member, depth); return;
         case file_format::hdf5: scan_hdf5(state, view, member); return;
+        case file_format::gguf: scan_gguf(state, view, member); return;
         case file_format::tar:
         case file_format::gzip:
         case file_format::sevenzip:

@@ -1,8 +1,13 @@
 // The GGUF metadata reader on hand-made files: every value type, version 1's narrow counts, nested
-// arrays, one file per rejection rule asserting its exact code, each limit set to 1.
+// arrays, one file per rejection rule asserting its exact code, each limit set to 1; and the scan of
+// GGUF files: malformed metadata is an error, chat templates are judged wherever they are.
 #include "stkit/scan/gguf.hpp"
 
+#include <fstream>
+#include <sstream>
+
 #include "containers/fixtures.hpp"
+#include "stkit/scan/scan.hpp"
 
 namespace stkit {
 namespace {
@@ -98,6 +103,13 @@ error_code code_of(const std::string& file, const gguf_limits& limits = {}) {
     auto bytes = to_bytes(file);
     auto r = read(bytes, limits);
     return r.header.ok() ? error_code::ok : r.header.error().code;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
 }
 
 TEST(gguf, every_value_type_and_its_bytes) {
@@ -224,6 +236,82 @@ TEST(gguf, errors_name_the_key_and_the_offset) {
     EXPECT_EQ(r.header.error().code, error_code::truncated);
     EXPECT_EQ(r.header.error().name, "broken");
     EXPECT_EQ(r.pairs.size(), 1u);  // the pair before the malformation was seen
+}
+
+// ---- The scan of GGUF files ----------------------------------------------------------------------
+
+file_report scan_gguf(const std::string& file) {
+    auto bytes = to_bytes(file);
+    return scan_bytes(bytes, "model.gguf");
+}
+
+bool has(const file_report& r, std::string_view category, std::string_view name = {}) {
+    return std::any_of(r.findings.begin(), r.findings.end(), [&](const finding& f) {
+        return f.category == category && (name.empty() || f.name == name);
+    });
+}
+
+TEST(gguf_scan, real_chat_templates_are_safe_with_no_finding) {
+    for (std::string name :
+         {"llama3", "chatml_qwen", "mistral", "gemma", "phi3", "deepseek", "zephyr", "code_assistant"}) {
+        std::string text = read_file(STKIT_SOURCE_DIR "/tests/scan/data/chat_templates/" + name + ".jinja");
+        ASSERT_FALSE(text.empty()) << name;
+        gguf_builder b;
+        b.string_pair("general.architecture", "llama").string_array("tokenizer.ggml.tokens", {"<s>", "a"});
+        b.string_pair("tokenizer.chat_template", text).string_pair("tokenizer.chat_template.tool_use", text);
+        auto r = scan_gguf(b.bytes());
+        EXPECT_EQ(r.format.format, file_format::gguf);
+        EXPECT_EQ(r.overall, verdict::safe) << name << ": " << (r.findings.empty() ? "" : r.findings[0].message);
+        EXPECT_TRUE(r.findings.empty()) << name;
+    }
+}
+
+TEST(gguf_scan, template_injection_in_any_template_key) {
+    const std::string payload = "{{ cycler.__init__.__globals__.os.popen('id').read() }}";
+    for (std::string key : {"tokenizer.chat_template", "tokenizer.chat_template.rag"}) {
+        gguf_builder b;
+        b.u32_pair("general.alignment", 32).string_pair(key, payload);
+        std::string file = b.bytes();
+        auto r = scan_gguf(file);
+        EXPECT_EQ(r.overall, verdict::dangerous) << key;
+        ASSERT_TRUE(has(r, "code-execution", "__globals__")) << key;
+        for (const finding& f : r.findings) {  // offsets point into the file
+            if (f.name == "__init__") {
+                EXPECT_EQ(f.offset, file.find(payload) + payload.find("__init__"));
+            }
+        }
+    }
+    // A template over max_template_bytes (1 MiB) is not tokenized: not analysed is not safe.
+    gguf_builder huge;
+    huge.string_pair("tokenizer.chat_template", std::string((1 << 20) + 1, 'a'));
+    auto limited = scan_gguf(huge.bytes());
+    EXPECT_EQ(limited.overall, verdict::suspicious);
+    EXPECT_TRUE(has(limited, "limit"));
+    // Other keys are data, and a template stored as another type is never rendered.
+    gguf_builder other;
+    other.string_pair("general.description", payload).string_pair("tokenizer.chat_templates", payload);
+    EXPECT_EQ(scan_gguf(other.bytes()).overall, verdict::safe);
+}
+
+TEST(gguf_scan, malformed_metadata_is_an_error_and_earlier_templates_still_count) {
+    gguf_builder truncated;
+    truncated.string_pair("tokenizer.chat_template", "{{ x.__class__ }}");
+    truncated.raw_pair("general.name", 8, std::string("\x40\0\0\0\0\0\0\0", 8) + "short");  // past the end
+    auto r = scan_gguf(truncated.bytes());
+    EXPECT_TRUE(has(r, "malformed")) << (r.findings.empty() ? "" : r.findings.back().message);
+    EXPECT_TRUE(has(r, "code-execution", "__class__"));
+    EXPECT_EQ(r.overall, verdict::error);
+    for (std::string file : {gguf_builder().u32_pair("a", 1).bytes().substr(0, 30),  // a truncated value
+                             gguf_builder().bytes(1000),                              // more pairs than bytes
+                             gguf_builder().bytes(std::nullopt, 3)}) {                 // tensor infos missing
+        auto cut = scan_gguf(file);
+        EXPECT_EQ(cut.overall, verdict::error);
+        EXPECT_TRUE(cut.failure.has_value());
+    }
+    // Not GGUF to any loader (no version 1-3): no malformation is claimed.
+    auto other = scan_gguf(gguf_builder(7).bytes());
+    EXPECT_NE(other.format.format, file_format::gguf);
+    EXPECT_FALSE(has(other, "malformed"));
 }
 
 }  // namespace

@@ -40,7 +40,8 @@ enum class file_format : uint8_t {
 [[nodiscard]] std::string_view file_format_name(file_format format) noexcept;
 
 // Is this format able to carry executable code when loaded the usual way (pickle-based formats,
-// TorchScript, Keras Lambda layers...)? safetensors, GGUF, ONNX, npy without objects are not.
+// TorchScript, Keras Lambda layers, GGUF chat templates...)? safetensors, ONNX, npy without objects
+// are not.
 [[nodiscard]] bool file_format_can_carry_code(file_format format) noexcept;
 
 struct detection {
