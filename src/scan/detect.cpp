@@ -124,7 +124,7 @@ pickle_sniff sniff_pickle(std::span<const std::byte> bytes) {
 }
 
 detection detect_zip_layout(const zip_archive& zip) {
-    bool data_pkl = false, torchscript = false, config = false, weights = false, all_npy = true;
+    bool data_pkl = false, torchscript = false, config = false, all_npy = true;
     for (const zip_member& m : zip.members()) {
         std::string_view name = m.name;
         std::size_t slash = name.find('/');
@@ -132,13 +132,13 @@ detection detect_zip_layout(const zip_archive& zip) {
         data_pkl = data_pkl || inner == "data.pkl" || name == "data.pkl";
         torchscript = torchscript || inner == "constants.pkl" || inner.starts_with("code/");
         config = config || name == "config.json";
-        weights = weights || name == "model.weights.h5";
         all_npy = all_npy && name.ends_with(".npy");
     }
     std::string count = std::to_string(zip.members().size()) + " members";
     if (torchscript) return {file_format::torchscript, "TorchScript archive, " + count};
     if (data_pkl) return {file_format::torch_zip, "torch.save zip, " + count};
-    if (config && weights) return {file_format::keras_v3, "Keras 3 archive, " + count};
+    // Keras 3 writes config.json, metadata.json and model.weights.h5; the config alone is loaded.
+    if (config) return {file_format::keras_v3, "Keras 3 archive, " + count};
     if (all_npy && !zip.members().empty()) return {file_format::numpy_npz, "npz, " + count};
     return {file_format::zip, "zip archive, " + count};
 }

@@ -11,6 +11,7 @@ ever executed them. Nothing here unpickles or loads what it writes; run_attacks.
 never appears.
 """
 import io
+import json
 import os
 import struct
 import zipfile
@@ -179,4 +180,24 @@ def gguf_bytes(metadata, tensor_count=0):
         key, kind, value = entry if len(entry) == 3 else (entry[0], gguf_type_of(entry[1]), entry[1])
         out += gguf_string(key) + struct.pack("<I", GGUF_TYPES[kind]) + gguf_value(kind, value)
     return out
+
+
+# --- Keras 3 archives -----------------------------------------------------------------------------
+
+def zip_bytes(members):
+    """A deflated zip of (name, bytes or str) members, as Keras writes them."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in members:
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
+def keras_archive(config, weights=True):
+    """A .keras archive: metadata.json, config.json and (usually) model.weights.h5."""
+    members = [("metadata.json", '{"keras_version": "3.6.0", "date_saved": "2024-11-02@10:21:43"}'),
+               ("config.json", json.dumps(config))]
+    if weights:
+        members.append(("model.weights.h5", b"\x89HDF\r\n\x1a\n" + b"\x00" * 504))
+    return zip_bytes(members)
 

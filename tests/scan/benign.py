@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """No false positives: real checkpoints made with torch 1.13 (every dtype, tied weights, the legacy
 format, a nested .ckpt with plain-data extras), NumPy files, safetensors files written per the
-spec, a GGUF header, GGUF files with real chat templates and llama.cpp's metadata, Git LFS pointers
-and random bytes must all scan `safe`, exit 0, with the right format and no finding. Random bytes
-must not be detected as ONNX (or anything else). The templates are in data/.
+spec, a GGUF header, GGUF files with real chat templates and llama.cpp's metadata, Keras 3 archives
+of real configs (with and without weights), Git LFS pointers and random bytes must all scan `safe`,
+exit 0, with the right format and no finding. Random bytes must not be detected as ONNX (or anything
+else). The templates and configs are in data/.
 
 Environment: STKIT_BIN, STKIT_SCRATCH. Run with /usr/bin/python3 (torch, numpy).
 """
 import glob
+import h5py
+import io
 import json
 import os
 import shutil
@@ -21,7 +24,7 @@ import torch
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "attacks"))
-from attack_common import gguf_bytes  # noqa: E402
+from attack_common import gguf_bytes, keras_archive, zip_bytes  # noqa: E402
 data = os.path.join(here, "data")
 
 scratch = os.environ["STKIT_SCRATCH"]
@@ -136,6 +139,29 @@ for template_path in sorted(glob.glob(os.path.join(data, "chat_templates", "*.ji
     with open(path(name), "wb") as f:
         f.write(gguf_bytes(metadata, tensor_count=0))
     expected[name] = "gguf"
+
+
+# Keras 3 archives of the configs in data/keras, with real HDF5 weights and without any.
+def keras_weights():
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as h5:
+        h5.create_group("_layer_checkpoint_dependencies")
+        h5.create_dataset("layers/dense/vars/0", data=np.ones((20, 64), dtype=np.float32))
+        h5.create_dataset("layers/dense/vars/1", data=np.zeros(64, dtype=np.float32))
+    return buffer.getvalue()
+
+
+for config_path in sorted(glob.glob(os.path.join(data, "keras", "*.json"))):
+    with open(config_path) as f:
+        config = json.load(f)
+    stem = os.path.basename(config_path)[:-len(".json")]
+    with open(path(stem + ".keras"), "wb") as f:
+        f.write(zip_bytes([("metadata.json", '{"keras_version": "3.6.0", "date_saved": "2024-11-02@10:21:43"}'),
+                           ("config.json", json.dumps(config)), ("model.weights.h5", keras_weights())]))
+    expected[stem + ".keras"] = "keras"
+    with open(path(stem + "_no_weights.keras"), "wb") as f:
+        f.write(keras_archive(config, weights=False))
+    expected[stem + "_no_weights.keras"] = "keras"
 
 
 with open(path("pointer.bin"), "w") as f:

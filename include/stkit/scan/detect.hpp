@@ -24,7 +24,7 @@ enum class file_format : uint8_t {
     numpy_npy,
     numpy_npz,
     hdf5,                 // HDF5 / Keras .h5
-    keras_v3,             // Keras 3 .keras (zip with config.json + model.weights.h5)
+    keras_v3,             // Keras 3 .keras (zip with config.json, usually model.weights.h5)
     onnx,
     gguf,
     tf_savedmodel,        // saved_model.pb
