@@ -74,7 +74,7 @@ void scan_torchscript_code(scan_state& state, std::string_view code, const std::
 void scan_npy(scan_state& state, std::span<const std::byte> bytes, const std::string& member,
               unsigned depth);
 
-// The code carriers that are not pickles (carriers.cpp, gguf.cpp, chat_template.cpp).
+// The code carriers that are not pickles (carriers.cpp, gguf.cpp, chat_template.cpp, skops.cpp).
 [[nodiscard]] finding carrier_finding(verdict severity, std::string category, std::string message,
                                       const std::string& member, std::string module = {}, std::string name = {},
                                       uint64_t offset = no_offset);
@@ -87,5 +87,7 @@ struct template_issue {
     std::string_view reason;   // one phrase for people
 };
 [[nodiscard]] std::vector<template_issue> chat_template_issues(std::string_view text);
+// skops schema.json: every type it names, against skops' trusted set and the dangerous list.
+void scan_skops_schema(scan_state& state, std::string_view json, const std::string& member);
 
 }  // namespace stkit::detail

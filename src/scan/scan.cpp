@@ -126,6 +126,7 @@ void scan_buffer(scan_state& state, std::span<const std::byte> bytes, const std:
         case file_format::torch_zip:
         case file_format::torchscript:
         case file_format::keras_v3:
+        case file_format::skops:
         case file_format::numpy_npz:
         case file_format::zip: scan_zip(state, view, member, depth); return;
         case file_format::numpy_npy: scan_npy(state, view, member, depth); return;

@@ -182,10 +182,10 @@ def gguf_bytes(metadata, tensor_count=0):
     return out
 
 
-# --- Keras 3 archives -----------------------------------------------------------------------------
+# --- Keras 3 and skops archives -------------------------------------------------------------------
 
 def zip_bytes(members):
-    """A deflated zip of (name, bytes or str) members, as Keras writes them."""
+    """A deflated zip of (name, bytes or str) members, as Keras and skops write them."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for name, data in members:
@@ -201,3 +201,7 @@ def keras_archive(config, weights=True):
         members.append(("model.weights.h5", b"\x89HDF\r\n\x1a\n" + b"\x00" * 504))
     return zip_bytes(members)
 
+
+def skops_archive(schema, arrays=()):
+    """A .skops archive: schema.json and the .npy members it names."""
+    return zip_bytes([("schema.json", json.dumps(schema, indent=2))] + list(arrays))

@@ -2,9 +2,9 @@
 """No false positives: real checkpoints made with torch 1.13 (every dtype, tied weights, the legacy
 format, a nested .ckpt with plain-data extras), NumPy files, safetensors files written per the
 spec, a GGUF header, GGUF files with real chat templates and llama.cpp's metadata, Keras 3 archives
-of real configs (with and without weights), Git LFS pointers and random bytes must all scan `safe`,
-exit 0, with the right format and no finding. Random bytes must not be detected as ONNX (or anything
-else). The templates and configs are in data/.
+of real configs (with and without weights), a skops LogisticRegression, Git LFS pointers and random
+bytes must all scan `safe`, exit 0, with the right format and no finding. Random bytes must not be
+detected as ONNX (or anything else). The templates, configs and schema are in data/.
 
 Environment: STKIT_BIN, STKIT_SCRATCH. Run with /usr/bin/python3 (torch, numpy).
 """
@@ -24,7 +24,7 @@ import torch
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "attacks"))
-from attack_common import gguf_bytes, keras_archive, zip_bytes  # noqa: E402
+from attack_common import gguf_bytes, keras_archive, skops_archive, zip_bytes  # noqa: E402
 data = os.path.join(here, "data")
 
 scratch = os.environ["STKIT_SCRATCH"]
@@ -163,6 +163,24 @@ for config_path in sorted(glob.glob(os.path.join(data, "keras", "*.json"))):
         f.write(keras_archive(config, weights=False))
     expected[stem + "_no_weights.keras"] = "keras"
 
+
+# A skops LogisticRegression: schema.json and the arrays it names, as skops.io.dump writes them.
+with open(os.path.join(data, "skops", "logistic_regression.json")) as f:
+    schema = json.load(f)
+
+
+def npy(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+arrays = {"classes_": np.array([0, 1, 2]), "n_iter_": np.array([37], dtype=np.int32),
+          "coef_": np.arange(12, dtype=np.float64).reshape(3, 4), "intercept_": np.zeros(3)}
+members = [(schema["content"]["content"][key]["file"], npy(value)) for key, value in arrays.items()]
+with open(path("logistic_regression.skops"), "wb") as f:
+    f.write(skops_archive(schema, members))
+expected["logistic_regression.skops"] = "skops"
 
 with open(path("pointer.bin"), "w") as f:
     f.write("version https://git-lfs.github.com/spec/v1\noid sha256:" + "ab" * 32 + "\nsize 123456\n")
