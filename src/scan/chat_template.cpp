@@ -482,9 +482,13 @@ private:
                 issue(fold_.at, fold_.value, fold_.pieces > 1 ? reason_built : reason_string);
             else if (named && (fold_.fragment || (fold_.pieces > 1 && listed(reaching_names, fold_.value))))
                 issue(fold_.at, fold_.shown, reason_built);
+            // The variable holds the run when the run is the whole value; a piece of a dunder
+            // anywhere in the value ('ssalc__'|reverse) taints it.
             if (set_target_ && fold_.first == set_value_ && tokens_[end].kind == token_kind::end)
                 constants_[*set_target_] = {fold_.unknown ? std::string() : fold_.value, !fold_.unknown,
                                             fold_.fragment};
+            else if (set_target_ && fold_.first >= set_value_ && fold_.fragment)
+                constants_[*set_target_] = {{}, false, true};
         }
         fold_ = fold{};
     }

@@ -118,6 +118,7 @@ TEST(chat_template, dunders_built_from_pieces) {
                     {"{% set u = '_' %}{% set n = u ~ u ~ 'class' ~ u ~ u %}{{ x[n] }}", "__class__"},
                     {"{{ x['__cla' ~ y] }}", "__cla{y}"},
                     {"{% set n = '__cla' ~ y %}{{ x[n] }}", "{n}"},
+                    {"{% set n = 'ssalc__'|reverse %}{{ x[n] }}", "{n}"},
                     {"{{ x[['__', 'class', '__']|join] }}", "__"},
                     {"{{ x|attr('po' ~ 'pen') }}", "popen"},
                 },
