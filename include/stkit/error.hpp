@@ -151,6 +151,15 @@ enum class error_code : uint16_t {
     // scan/.
     scan_depth_limit,
     scan_size_limit,
+    // scan/: GGUF metadata (stkit/scan/gguf.hpp).
+    gguf_invalid_magic,
+    gguf_unsupported_version,
+    gguf_invalid_type,
+    gguf_kv_limit,
+    gguf_tensor_limit,
+    gguf_array_limit,
+    gguf_string_limit,
+    gguf_depth_limit,
 
     // audit/.
     audit_git_failed,

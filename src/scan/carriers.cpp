@@ -1,10 +1,9 @@
 // Code carriers that are not pickles: Keras model configurations (.keras config.json, .h5
-// model_config) and TorchScript code.
-#include <simdjson.h>
-
+// model_config) and TorchScript code; the JSON walking the carriers share (carrier_json.hpp).
 #include <algorithm>
+#include <optional>
 
-#include "scan/internal.hpp"
+#include "scan/carrier_json.hpp"
 #include "stkit/scan/dangerous.hpp"
 
 namespace stkit::detail {
@@ -13,74 +12,64 @@ namespace {
 constexpr std::size_t max_json_depth = 256;
 constexpr std::size_t max_config_bytes = std::size_t{64} << 20;
 
-finding carrier_finding(verdict severity, std::string category, std::string message, const std::string& member,
-                        std::string module = {}, std::string name = {}, uint64_t offset = no_offset) {
-    finding f;
-    f.severity = severity;
-    f.category = std::move(category);
-    f.message = std::move(message);
-    f.member = member;
-    f.module = std::move(module);
-    f.name = std::move(name);
-    f.offset = offset;
-    return f;
+// Keras' own namespaces. Anything else a config names (a layer, a registered object, a function) is
+// imported when the model loads: Keras before 3.9 imports any module (CVE-2025-1550), and a custom
+// object is code the loader runs. tf_keras and tensorflow.keras are Keras 2, which .h5 files name.
+bool keras_namespace(std::string_view module) {
+    std::string_view root = module.substr(0, module.find('.'));
+    return root == "keras" || root == "keras_hub" || root == "keras_nlp" || root == "keras_cv" || root == "tf_keras" ||
+           module == "tensorflow.keras" || module.starts_with("tensorflow.keras.");
 }
 
-std::string string_field(simdjson::dom::object object, std::string_view key) {
-    std::string_view value;
-    if (object[key].get_string().get(value) == simdjson::SUCCESS) return std::string(value);
-    return {};
+// The package of a registered name "package>name" (register_keras_serializable); Keras' own objects
+// carry their class name ("Dense", "function") or null.
+std::optional<std::string_view> registered_package(std::string_view registered) {
+    std::size_t separator = registered.find('>');
+    if (separator == std::string_view::npos) return std::nullopt;
+    return registered.substr(0, separator);
 }
 
-// Keras' own modules; anything else named by a config is imported (registered objects, custom
-// layers) when the model is loaded.
-bool keras_module(std::string_view module) {
-    return module == "keras" || module.starts_with("keras.") || module.starts_with("keras_") ||
-           module.starts_with("tensorflow.keras") || module.starts_with("tf_keras");
+void outside_keras(scan_state& state, const std::string& member, std::string module, std::string name,
+                   std::string_view how) {
+    auto danger = classify_dangerous(module, name);
+    state.add(carrier_finding(verdict::dangerous, "code-execution",
+                              "Keras config " + std::string(how) + " " + module + "." + name +
+                                  ", outside Keras: loading imports it" +
+                                  (danger ? " (" + std::string(danger->reason) + ")" : std::string()),
+                              member, std::move(module), std::move(name)));
 }
 
-void walk_keras(scan_state& state, simdjson::dom::element element, const std::string& member, std::size_t depth) {
-    if (depth > max_json_depth) {
-        state.add(carrier_finding(verdict::suspicious, "limit", "Keras config nested too deeply to analyse", member));
-        return;
-    }
-    simdjson::dom::array array;
-    if (element.get_array().get(array) == simdjson::SUCCESS) {
-        for (simdjson::dom::element item : array) walk_keras(state, item, member, depth + 1);
-        return;
-    }
-    simdjson::dom::object object;
-    if (element.get_object().get(object) != simdjson::SUCCESS) return;
-    std::string class_name = string_field(object, "class_name");
-    std::string module = string_field(object, "module");
+void judge_keras_object(scan_state& state, simdjson::dom::object object, const std::string& member) {
+    std::string class_name = json_string_field(object, "class_name");
+    std::string module = json_string_field(object, "module");
+    std::string registered = json_string_field(object, "registered_name");
+    for (auto field : object)
+        if (field.key == "__lambda__")
+            state.add(carrier_finding(verdict::dangerous, "code-execution",
+                                      "Keras config holds a serialized lambda (__lambda__)", member));
     if (class_name == "Lambda" || class_name == "__lambda__") {
         std::string layer;
         simdjson::dom::object config;
-        if (object["config"].get_object().get(config) == simdjson::SUCCESS) layer = string_field(config, "name");
+        if (object["config"].get_object().get(config) == simdjson::SUCCESS) layer = json_string_field(config, "name");
         state.add(carrier_finding(verdict::dangerous, "code-execution",
                                   "Keras Lambda layer" + (layer.empty() ? std::string() : " '" + layer + "'") +
                                       ": loading runs its stored Python code",
                                   member, module.empty() ? "keras.layers" : module, class_name));
-    } else if (!module.empty() && !keras_module(module)) {
-        // Keras 3 serializes functions as {"module": M, "class_name": "function", "config": NAME}.
-        std::string target = class_name == "function" ? string_field(object, "config") : class_name;
-        if (auto danger = classify_dangerous(module, target)) {
-            state.add(carrier_finding(verdict::dangerous, std::string(danger_category_name(danger->category)),
-                                      "Keras config references " + module + "." + target + ": " +
-                                          std::string(danger->reason),
-                                      member, module, target));
-        } else {
-            state.add(carrier_finding(verdict::suspicious, "unknown-import",
-                                      "Keras config references " + module + "." + target +
-                                          ", which loading imports",
-                                      member, module, target));
-        }
+        return;
     }
-    for (auto field : object) {
-        if (field.key == "__lambda__")
-            state.add(carrier_finding(verdict::dangerous, "code-execution",
-                                      "Keras config holds a serialized lambda (__lambda__)", member));
-        walk_keras(state, field.value, member, depth + 1);
+    // Keras 3 writes a function as {"module": M, "class_name": "function", "config": NAME}; with
+    // module "builtins" (losses, metrics) it looks NAME up among its own functions, then in Python's
+    // builtins, and NAME may be a registered "package>name".
+    bool function = class_name == "function";
+    std::string target = function ? json_string_field(object, "config") : class_name;
+    if (module == "builtins" && function) {
+        if (auto package = registered_package(target); package && !keras_namespace(*package))
+            return outside_keras(state, member, std::string(*package), target.substr(package->size() + 1), "names");
+        if (classify_dangerous(module, target)) outside_keras(state, member, module, target, "names");
+    } else if (!module.empty() && !keras_namespace(module)) {
+        outside_keras(state, member, module, target, "references");
+    } else if (auto package = registered_package(registered); package && !keras_namespace(*package)) {
+        outside_keras(state, member, std::string(*package), registered.substr(package->size() + 1), "registers");
     }
 }
 
@@ -115,15 +104,60 @@ constexpr std::string_view torchscript_dangerous_tokens[] = {
 
 }  // namespace
 
-void scan_keras_config(scan_state& state, std::string_view json, const std::string& member) {
+finding carrier_finding(verdict severity, std::string category, std::string message, const std::string& member,
+                        std::string module, std::string name, uint64_t offset) {
+    finding f;
+    f.severity = severity;
+    f.category = std::move(category);
+    f.message = std::move(message);
+    f.member = member;
+    f.module = std::move(module);
+    f.name = std::move(name);
+    f.offset = offset;
+    return f;
+}
+
+std::string json_string_field(simdjson::dom::object object, std::string_view key) {
+    std::string_view value;
+    if (object[key].get_string().get(value) == simdjson::SUCCESS) return std::string(value);
+    return {};
+}
+
+void for_each_json_object(scan_state& state, std::string_view json, const std::string& member, std::string_view what,
+                          const std::function<void(simdjson::dom::object)>& visit) {
     simdjson::dom::parser parser;
     simdjson::padded_string padded(json);
     simdjson::dom::element root;
     if (parser.parse(padded).get(root) != simdjson::SUCCESS) {
-        state.add(carrier_finding(verdict::suspicious, "malformed", "Keras config is not valid JSON", member));
+        state.add(carrier_finding(verdict::suspicious, "malformed", std::string(what) + " is not valid JSON", member));
         return;
     }
-    walk_keras(state, root, member, 0);
+    bool too_deep = false;
+    std::function<void(simdjson::dom::element, std::size_t)> walk = [&](simdjson::dom::element element,
+                                                                         std::size_t depth) {
+        if (depth > max_json_depth) {
+            too_deep = true;
+            return;
+        }
+        simdjson::dom::array array;
+        if (element.get_array().get(array) == simdjson::SUCCESS) {
+            for (simdjson::dom::element item : array) walk(item, depth + 1);
+            return;
+        }
+        simdjson::dom::object object;
+        if (element.get_object().get(object) != simdjson::SUCCESS) return;
+        visit(object);
+        for (auto field : object) walk(field.value, depth + 1);
+    };
+    walk(root, 0);
+    if (too_deep)
+        state.add(carrier_finding(verdict::suspicious, "limit", std::string(what) + " nested too deeply to analyse",
+                                  member));
+}
+
+void scan_keras_config(scan_state& state, std::string_view json, const std::string& member) {
+    for_each_json_object(state, json, member, "Keras config",
+                         [&](simdjson::dom::object object) { judge_keras_object(state, object, member); });
 }
 
 // Keras 2 .h5 files keep the model JSON in the root group's `model_config` attribute (and

@@ -119,7 +119,7 @@ std::optional<detection> detect_pickle(std::span<const std::byte> bytes) {
 }  // namespace
 
 detection detect_zip_layout(const zip_archive& zip) {
-    bool data_pkl = false, torchscript = false, config = false, weights = false, all_npy = true;
+    bool data_pkl = false, torchscript = false, config = false, schema = false, all_npy = true;
     for (const zip_member& m : zip.members()) {
         std::string_view name = m.name;
         std::size_t slash = name.find('/');
@@ -127,13 +127,15 @@ detection detect_zip_layout(const zip_archive& zip) {
         data_pkl = data_pkl || inner == "data.pkl" || name == "data.pkl";
         torchscript = torchscript || inner == "constants.pkl" || inner.starts_with("code/");
         config = config || name == "config.json";
-        weights = weights || name == "model.weights.h5";
+        schema = schema || name == "schema.json";
         all_npy = all_npy && name.ends_with(".npy");
     }
     std::string count = std::to_string(zip.members().size()) + " members";
     if (torchscript) return {file_format::torchscript, "TorchScript archive, " + count};
     if (data_pkl) return {file_format::torch_zip, "torch.save zip, " + count};
-    if (config && weights) return {file_format::keras_v3, "Keras 3 archive, " + count};
+    if (schema) return {file_format::skops, "skops archive, " + count};
+    // Keras 3 writes config.json, metadata.json and model.weights.h5; the config alone is loaded.
+    if (config) return {file_format::keras_v3, "Keras 3 archive, " + count};
     if (all_npy && !zip.members().empty()) return {file_format::numpy_npz, "npz, " + count};
     return {file_format::zip, "zip archive, " + count};
 }
@@ -227,6 +229,7 @@ std::string_view file_format_name(file_format format) noexcept {
         case file_format::numpy_npz: return "npz";
         case file_format::hdf5: return "hdf5";
         case file_format::keras_v3: return "keras";
+        case file_format::skops: return "skops";
         case file_format::onnx: return "onnx";
         case file_format::gguf: return "gguf";
         case file_format::tf_savedmodel: return "tf-savedmodel";
@@ -251,6 +254,8 @@ bool file_format_can_carry_code(file_format format) noexcept {
         case file_format::joblib:
         case file_format::hdf5:      // Keras .h5 Lambda layers
         case file_format::keras_v3:  // Lambda layers, registered objects
+        case file_format::skops:     // imports the types its schema names
+        case file_format::gguf:      // chat templates, rendered unsandboxed by some loaders
         case file_format::compressed_pickle:
         case file_format::numpy_npy:  // object arrays
         case file_format::numpy_npz:
@@ -259,8 +264,7 @@ bool file_format_can_carry_code(file_format format) noexcept {
         case file_format::gzip:
         case file_format::sevenzip:
         case file_format::onnx:           // external data anywhere on disk, custom operators
-        case file_format::tf_savedmodel:  // ops that call Python or open files
-        case file_format::gguf: return true;  // chat templates run by a Jinja engine
+        case file_format::tf_savedmodel: return true;  // ops that call Python or open files
         default: return false;
     }
 }

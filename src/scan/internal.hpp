@@ -75,4 +75,20 @@ void scan_npy(scan_state& state, std::span<const std::byte> bytes, const std::st
 void scan_tf_graph(scan_state& state, std::span<const std::byte> bytes, const std::string& member);
 void scan_onnx(scan_state& state, std::span<const std::byte> bytes, const std::string& member);
 
+// The code carriers that are not pickles (carriers.cpp, gguf.cpp, chat_template.cpp, skops.cpp).
+[[nodiscard]] finding carrier_finding(verdict severity, std::string category, std::string message,
+                                      const std::string& member, std::string module = {}, std::string name = {},
+                                      uint64_t offset = no_offset);
+// GGUF: every key-value pair is read and every chat template judged; malformed metadata is an error.
+void scan_gguf(scan_state& state, std::span<const std::byte> bytes, const std::string& member);
+// What in a Jinja template's code sections reaches Python internals (see chat_template.cpp).
+struct template_issue {
+    std::size_t position = 0;  // byte offset in the template
+    std::string token;         // the name, or the decoded string, that was found
+    std::string_view reason;   // one phrase for people
+};
+[[nodiscard]] std::vector<template_issue> chat_template_issues(std::string_view text);
+// skops schema.json: every type it names, against skops' trusted set and the dangerous list.
+void scan_skops_schema(scan_state& state, std::string_view json, const std::string& member);
+
 }  // namespace stkit::detail

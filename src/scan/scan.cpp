@@ -185,8 +185,8 @@ detection scan_buffer(scan_state& state, std::span<const std::byte> bytes, const
                 break;
             case file_format::onnx: scan_onnx(state, bytes, member); break;
             case file_format::tf_savedmodel: scan_tf_graph(state, bytes, member); break;
+            case file_format::gguf: scan_gguf(state, bytes, member); break;
             case file_format::safetensors:
-            case file_format::gguf:
             case file_format::tflite:
             case file_format::git_lfs_pointer:
             case file_format::pickle:
@@ -200,6 +200,7 @@ detection scan_buffer(scan_state& state, std::span<const std::byte> bytes, const
             case file_format::torch_zip:
             case file_format::torchscript:
             case file_format::keras_v3:
+            case file_format::skops:
             case file_format::numpy_npz:
             case file_format::zip: scan_zip(state, bytes, member, depth); break;
             case file_format::numpy_npy: scan_npy(state, bytes, member, depth); break;

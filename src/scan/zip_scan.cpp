@@ -212,6 +212,10 @@ void scan_zip(scan_state& state, std::span<const std::byte> bytes, const std::st
             scan_keras_config(state, as_text(content), name);
             continue;
         }
+        if (layout.format == file_format::skops && m.name == "schema.json") {
+            scan_skops_schema(state, as_text(content), name);
+            continue;
+        }
         if (layout.format == file_format::torchscript && inner.starts_with("code/")) {
             scan_torchscript_code(state, as_text(content), name);
             continue;

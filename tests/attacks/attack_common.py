@@ -11,6 +11,7 @@ ever executed them. Nothing here unpickles or loads what it writes; run_attacks.
 never appears.
 """
 import io
+import json
 import os
 import struct
 import zipfile
@@ -246,3 +247,73 @@ def onnx_matmul_model(weight, opsets=(("", 17),), domain=None, op_type="MatMul")
     node = onnx_node(op_type, ["x", "W"], ["y"], "matmul", domain)
     graph = onnx_graph([node], [weight], [onnx_value_info("x", [1, 4])], [onnx_value_info("y", [1, 4])])
     return onnx_model(graph, opsets)
+
+
+# --- GGUF, written from the spec (llama.cpp's docs/gguf.md): header, then typed key-value pairs ---
+
+GGUF_TYPES = {"u8": 0, "i8": 1, "u16": 2, "i16": 3, "u32": 4, "i32": 5, "f32": 6, "bool": 7, "string": 8,
+              "array": 9, "u64": 10, "i64": 11, "f64": 12}
+_GGUF_PACK = {"u8": "<B", "i8": "<b", "u16": "<H", "i16": "<h", "u32": "<I", "i32": "<i", "f32": "<f",
+              "bool": "<?", "u64": "<Q", "i64": "<q", "f64": "<d"}
+
+
+def gguf_type_of(value):
+    """The GGUF type llama.cpp's writer uses for a Python value (ints as u32 scalars, i32 in arrays)."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "u32"
+    if isinstance(value, float):
+        return "f32"
+    if isinstance(value, str):
+        return "string"
+    return "array"
+
+
+def gguf_string(text):
+    data = text.encode() if isinstance(text, str) else text
+    return struct.pack("<Q", len(data)) + data
+
+
+def gguf_value(kind, value):
+    if kind == "string":
+        return gguf_string(value)
+    if kind == "array":
+        item = gguf_type_of(value[0]) if value else "u32"
+        item = "i32" if item == "u32" else item
+        return struct.pack("<IQ", GGUF_TYPES[item], len(value)) + b"".join(gguf_value(item, v) for v in value)
+    return struct.pack(_GGUF_PACK[kind], value)
+
+
+def gguf_bytes(metadata, tensor_count=0):
+    """A version 3 GGUF file: metadata is a list of (key, value) or (key, type name, value)."""
+    out = b"GGUF" + struct.pack("<IQQ", 3, tensor_count, len(metadata))
+    for entry in metadata:
+        key, kind, value = entry if len(entry) == 3 else (entry[0], gguf_type_of(entry[1]), entry[1])
+        out += gguf_string(key) + struct.pack("<I", GGUF_TYPES[kind]) + gguf_value(kind, value)
+    return out
+
+
+# --- Keras 3 and skops archives -------------------------------------------------------------------
+
+def zip_bytes(members):
+    """A deflated zip of (name, bytes or str) members, as Keras and skops write them."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in members:
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
+def keras_archive(config, weights=True):
+    """A .keras archive: metadata.json, config.json and (usually) model.weights.h5."""
+    members = [("metadata.json", '{"keras_version": "3.6.0", "date_saved": "2024-11-02@10:21:43"}'),
+               ("config.json", json.dumps(config))]
+    if weights:
+        members.append(("model.weights.h5", b"\x89HDF\r\n\x1a\n" + b"\x00" * 504))
+    return zip_bytes(members)
+
+
+def skops_archive(schema, arrays=()):
+    """A .skops archive: schema.json and the .npy members it names."""
+    return zip_bytes([("schema.json", json.dumps(schema, indent=2))] + list(arrays))

@@ -24,7 +24,8 @@ enum class file_format : uint8_t {
     numpy_npy,
     numpy_npz,
     hdf5,                 // HDF5 / Keras .h5
-    keras_v3,             // Keras 3 .keras (zip with config.json + model.weights.h5)
+    keras_v3,             // Keras 3 .keras (zip with config.json, usually model.weights.h5)
+    skops,                // skops .skops (zip with schema.json)
     onnx,
     gguf,
     tf_savedmodel,        // saved_model.pb
