@@ -63,8 +63,12 @@ simdjson::simdjson_result<simdjson::ondemand::document> iterate_json(simdjson::p
     constexpr std::size_t keep_capacity = std::size_t{64} << 20;
     if (parser.capacity() > keep_capacity && text.length() <= keep_capacity) parser = simdjson::ondemand::parser{};
     std::size_t capacity = std::max<std::size_t>({parser.capacity(), text.length(), 64});
-    if (parser.capacity() < capacity || parser.max_depth() != max_depth) {
-        if (auto error = parser.allocate(capacity, max_depth); error) return error;
+    // The callers count depth themselves and stop before entering a container deeper than
+    // `max_depth`; the parser keeps one more level, so it is never asked to enter one past its
+    // own bound (which its development checks assert on).
+    std::size_t parser_depth = std::size_t{max_depth} + 1;
+    if (parser.capacity() < capacity || parser.max_depth() != parser_depth) {
+        if (auto error = parser.allocate(capacity, parser_depth); error) return error;
     }
     return parser.iterate(text);
 }

@@ -35,8 +35,9 @@ struct padded_text {
 };
 [[nodiscard]] padded_text pad_for_parsing(std::string_view text, std::size_t readable_after);
 
-// Starts an on-demand parse with a per-thread parser (buffers reused across calls) that refuses
-// nesting deeper than `max_depth` (`{}` has depth 1).
+// Starts an on-demand parse with a per-thread parser (buffers reused across calls) for documents
+// nested at most `max_depth` deep (`{}` has depth 1). The on-demand parser does not refuse deeper
+// nesting by itself: callers count depth and return DEPTH_ERROR before entering a container past it.
 [[nodiscard]] simdjson::simdjson_result<simdjson::ondemand::document> iterate_json(simdjson::padded_string_view text,
                                                                                   uint32_t max_depth);
 
