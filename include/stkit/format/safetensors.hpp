@@ -60,12 +60,16 @@
 
 namespace stkit {
 
-// Named limits, each with its own error code.
+// Named limits, each with its own error code, and how open() maps the file.
 struct read_options {
     uint64_t max_header_bytes = 100'000'000;  // st_header_too_large (also caps index files)
     uint32_t max_json_depth = 16;             // st_header_too_deep; `{}` has depth 1, a valid
                                               // tensor entry with its shape array depth 3
     uint64_t max_tensors = 10'000'000;        // st_tensor_limit
+    // copy_on_write makes tensor_writable() hand out the tensors' bytes writable: a private
+    // mapping, so writes stay in this process and never reach the file (sharded_model::open passes
+    // it on to every shard).
+    map_mode map = map_mode::read_only;
 };
 
 // One tensor of an open file. Every member borrows from its safetensors_file.
@@ -111,6 +115,17 @@ public:
     // The tensor named `name`. Errors: st_tensor_not_found (name set).
     [[nodiscard]] result<const tensor_view*> tensor_get(std::string_view name) const&;
     result<const tensor_view*> tensor_get(std::string_view name) && = delete;
+
+    // The bytes of `tensor` (one of this file's views), writable, when the file was opened with
+    // map_mode::copy_on_write; an empty span otherwise (and always for from_buffer()). Writes go to
+    // this process's private copy of the pages: other views of the same bytes see them, the file
+    // never does.
+    [[nodiscard]] std::span<std::byte> tensor_writable(const tensor_view& tensor) const& noexcept {
+        if (file_.mode() != map_mode::copy_on_write) return {};
+        return file_.writable_bytes().subspan(static_cast<std::size_t>(data_offset() + tensor.data_begin),
+                                              static_cast<std::size_t>(tensor.byte_size()));
+    }
+    std::span<std::byte> tensor_writable(const tensor_view& tensor) && = delete;
 
     [[nodiscard]] const metadata_map& metadata() const& noexcept { return metadata_; }
     const metadata_map& metadata() && = delete;
