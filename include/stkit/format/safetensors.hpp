@@ -159,16 +159,17 @@ private:
 // Errors: st_buffer_too_small (name set).
 [[nodiscard]] result<uint64_t> tensor_copy(const tensor_view& tensor, std::span<std::byte> out);
 
-// One dimension of a slice: elements [start, stop).
+// One dimension of a slice: elements start, start + step, start + 2·step, ... below stop.
 struct slice_range {
     uint64_t start = 0;
     uint64_t stop = 0;
+    uint64_t step = 1;
 };
 
 // Byte size of the slice `ranges` of `tensor` (one range per dimension), copied out contiguously in
-// row-major order. Errors: st_slice_rank_mismatch, st_slice_out_of_range (start > stop or stop >
-// extent), st_slice_not_byte_aligned (a sub-byte dtype whose selected runs do not start and end on
-// byte boundaries).
+// row-major order. Errors: st_slice_rank_mismatch, st_slice_out_of_range (start > stop, stop >
+// extent or step 0), st_slice_not_byte_aligned (a sub-byte dtype whose selected runs do not start
+// and end on byte boundaries).
 [[nodiscard]] result<uint64_t> tensor_slice_size(const tensor_view& tensor,
                                                  std::span<const slice_range> ranges);
 // Copies the slice into `out` (row-major, contiguous), copying the largest contiguous inner runs
