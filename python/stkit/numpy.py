@@ -49,7 +49,7 @@ def _tensor(dtype: str, shape: Tuple[int, ...], buffer: Any, name: str, file: Op
         raise _argument_error(
             f"tensor {name!r} has dtype {dtype}, which NumPy does not have: read it with framework='pt'",
             name, file)
-    array = np.frombuffer(buffer, dtype=file_type).reshape(shape)
+    array = np.ndarray(shape, file_type, buffer)
     if sys.byteorder == "big":
         array = array.astype(file_type.newbyteorder("="))
     return array

@@ -11,6 +11,7 @@ import sys
 from collections import defaultdict
 from typing import Any, Dict, Iterable, List, Optional, Set, Tuple, Union
 
+import numpy as np
 import torch
 
 from . import _stkit
@@ -31,6 +32,14 @@ def _dtypes() -> Dict[str, torch.dtype]:
 
 _TYPES = _dtypes()
 _NAMES = {t: name for name, t in _TYPES.items()}
+# Tensors are made as NumPy arrays over the file's bytes (np.ndarray is the cheapest view there is) and
+# handed to torch.from_numpy; dtypes NumPy lacks are made as same-width integers, then viewed.
+_NUMPY_SAME = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "U16": np.uint16, "I16": np.int16,
+               "U32": np.uint32, "I32": np.int32, "U64": np.uint64, "I64": np.int64, "F16": np.float16,
+               "F32": np.float32, "F64": np.float64, "C64": np.complex64}
+_STORAGE = {name: (np.dtype(_NUMPY_SAME.get(name, np.int16 if name == "BF16" else np.uint8)).newbyteorder("<"),
+                   None if name in _NUMPY_SAME else t)
+            for name, t in _TYPES.items()}  # BF16 as int16, the F8 kinds as uint8
 
 
 def _check_device(device: Any) -> torch.device:
@@ -45,16 +54,17 @@ def _check_device(device: Any) -> torch.device:
 def _tensor(dtype: str, shape: Tuple[int, ...], buffer: Any, name: str, file: Optional[str],
             device: torch.device) -> torch.Tensor:
     """A tensor over `buffer` (no copy on cpu), moved to `device`."""
-    t = _TYPES.get(dtype)
-    if t is None:
+    storage = _STORAGE.get(dtype)
+    if storage is None:
         raise _argument_error(
             f"tensor {name!r} has dtype {dtype}, which torch {torch.__version__} does not have", name, file)
-    if len(buffer) == 0:
-        tensor = torch.empty(shape, dtype=t)
-    else:
-        tensor = torch.frombuffer(buffer, dtype=t).reshape(shape)
-        if sys.byteorder == "big":
-            tensor = torch.from_numpy(tensor.numpy().byteswap(inplace=False))
+    array_type, view_type = storage
+    array = np.ndarray(shape, array_type, buffer)
+    if sys.byteorder == "big":
+        array = array.astype(array_type.newbyteorder("="))
+    tensor = torch.from_numpy(array)
+    if view_type is not None:
+        tensor = tensor.view(view_type)
     if device.type != "cpu":
         tensor = tensor.to(device)
     return tensor
