@@ -10,6 +10,7 @@
 #include <pybind11/stl/filesystem.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <optional>

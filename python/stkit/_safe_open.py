@@ -114,7 +114,7 @@ class safe_open:
         ```python
         from stkit import safe_open
 
-        with safe_open("model.safetensors", framework="pt", device=0) as f:
+        with safe_open("model.safetensors", framework="pt", device="cpu") as f:
             tensor = f.get_tensor("embedding")
 
         ```
@@ -139,7 +139,7 @@ class safe_open:
         ```python
         from stkit import safe_open
 
-        with safe_open("model.safetensors", framework="pt", device=0) as f:
+        with safe_open("model.safetensors", framework="pt", device="cpu") as f:
             tensor_part = f.get_slice("embedding")[:, ::8]
 
         ```

@@ -9,7 +9,6 @@ _Path = Union[str, os.PathLike]
 class Buffer:
     """A tensor's bytes (writable, one dimension of unsigned bytes), keeping its mapping alive."""
     def __len__(self) -> int: ...
-    def __buffer__(self, flags: int) -> memoryview: ...
 
 class File:
     @staticmethod
