@@ -5,11 +5,11 @@
 #include <string>
 
 #include <fmt/core.h>
-#include <nlohmann/json.hpp>
 
 #include "command.hpp"
 #include "progress.hpp"
 #include "stkit/convert/convert.hpp"
+#include "stkit/convert/report.hpp"
 
 namespace stkit::cli {
 namespace {
@@ -25,28 +25,6 @@ struct convert_arguments {
     unsigned jobs = 1;
     bool quiet = false;
 };
-
-nlohmann::json report_json(const convert::convert_report& report) {
-    nlohmann::json out = {{"source_format", report.source_format},
-                          {"tensors_written", report.tensors_written},
-                          {"tensor_bytes", report.tensor_bytes},
-                          {"verified", report.verified},
-                          {"unwrapped", report.unwrapped.empty() ? nlohmann::json(nullptr)
-                                                                 : nlohmann::json(report.unwrapped)}};
-    out["outputs"] = nlohmann::json::array();
-    for (const auto& file : report.outputs)
-        out["outputs"].push_back({{"path", file.path.string()}, {"source", file.source.string()},
-                                  {"tensors", file.tensors}, {"tensor_bytes", file.tensor_bytes},
-                                  {"file_bytes", file.file_bytes}});
-    out["aliases"] = nlohmann::json::array();
-    for (const auto& alias : report.aliases)
-        out["aliases"].push_back({{"alias", alias.alias}, {"kept", alias.kept}});
-    out["non_tensors"] = nlohmann::json::array();
-    for (const auto& entry : report.non_tensors)
-        out["non_tensors"].push_back(
-            {{"name", entry.name}, {"kind", entry.kind}, {"value", entry.value}});
-    return out;
-}
 
 void print_report(const convert::convert_report& report) {
     for (const auto& file : report.outputs) {
@@ -74,21 +52,12 @@ int run_convert(const convert_arguments& arguments) {
     options.jobs = arguments.jobs;
     progress_line progress("", progress_line::unit::bytes, arguments.quiet);
     if (progress.enabled()) options.progress = [&](uint64_t done, uint64_t total) { progress.update(done, total); };
-    fs::path input(arguments.input);
     std::error_code ignored;
-    result<convert::convert_report> done = make_error(error_code::invalid_argument);
-    if (fs::is_directory(input, ignored)) {
-        if (!arguments.output.empty()) {
-            fmt::print(stderr, "stkit convert: a folder is converted in place; -o is for files\n");
-            return exit_error;
-        }
-        done = convert::convert_folder(input, options);
-    } else {
-        options.load.npy_name = input.stem().string();
-        fs::path output = arguments.output.empty() ? convert::default_output_path(input)
-                                                   : fs::path(arguments.output);
-        done = convert::convert_file(input, output, options);
+    if (!arguments.output.empty() && fs::is_directory(arguments.input, ignored)) {
+        fmt::print(stderr, "stkit convert: a folder is converted in place; -o is for files\n");
+        return exit_error;
     }
+    auto done = convert::convert_path(arguments.input, arguments.output, options);
     progress.finish();
     if (!done.ok()) {
         const error& failure = done.error();
@@ -97,20 +66,10 @@ int run_convert(const convert_arguments& arguments) {
                    failure.to_string(), error_code_name(failure.code));
         if (unsafe)
             fmt::print(stderr, "stkit convert: nothing in the file was run, and no output was written\n");
-        if (arguments.json) {
-            nlohmann::json out = {{"refused_unsafe", unsafe},
-                                  {"error", {{"code", error_code_name(failure.code)},
-                                             {"message", error_message(failure.code)},
-                                             {"detail", failure.detail},
-                                             {"file", failure.file},
-                                             {"name", failure.name}}}};
-            out["error"]["offset"] = failure.has_offset() ? nlohmann::json(failure.offset)
-                                                          : nlohmann::json(nullptr);
-            fmt::print("{}\n", out.dump(2));
-        }
+        if (arguments.json) fmt::print("{}\n", convert::convert_error_json(failure));
         return unsafe ? exit_findings : exit_error;
     }
-    if (arguments.json) fmt::print("{}\n", report_json(*done).dump(2));
+    if (arguments.json) fmt::print("{}\n", convert::convert_report_json(*done));
     else print_report(*done);
     return exit_ok;
 }

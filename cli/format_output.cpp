@@ -31,8 +31,6 @@ std::string dump_json(const nlohmann::ordered_json& document, int indent) {
     return document.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-bool is_index_path(const std::filesystem::path& path) { return path.extension() == ".json"; }
-
 bool is_io_error(const error& failure) {
     return failure.code == error_code::io_open_failed || failure.code == error_code::io_map_failed ||
            failure.code == error_code::io_read_failed;

@@ -1,7 +1,6 @@
 // cli/format_output.hpp — output helpers shared by `stkit inspect` and `stkit validate`.
 #pragma once
 
-#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -19,9 +18,6 @@ nlohmann::ordered_json error_to_json(const error& failure);
 
 // Text for a JSON dump that tolerates invalid UTF-8 in names (replaced, not thrown on).
 std::string dump_json(const nlohmann::ordered_json& document, int indent = -1);
-
-// A model.safetensors.index.json rather than a safetensors file (decided by the .json extension).
-bool is_index_path(const std::filesystem::path& path);
 
 // Whether the error means the input could not be opened or read at all (exit code 2).
 bool is_io_error(const error& failure);

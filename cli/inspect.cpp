@@ -9,6 +9,7 @@
 
 #include "command.hpp"
 #include "format_output.hpp"
+#include "stkit/format/report.hpp"
 #include "stkit/format/safetensors.hpp"
 
 namespace stkit::cli {
@@ -30,30 +31,8 @@ std::string shape_text(std::span<const uint64_t> shape) {
     return text + "]";
 }
 
-int print_json(const metadata_map& metadata, std::string_view index_metadata, const std::vector<row>& rows) {
-    nlohmann::ordered_json document;
-    document["metadata"] = nlohmann::ordered_json::object();
-    for (const auto& [key, value] : metadata) document["metadata"][key] = value;
-    if (!index_metadata.empty()) {
-        // The index's own "metadata" (e.g. total_size) is JSON already.
-        document["metadata"] = nlohmann::ordered_json::parse(index_metadata, nullptr, false);
-        if (document["metadata"].is_discarded()) document["metadata"] = nlohmann::ordered_json::object();
-    }
-    document["tensors"] = nlohmann::ordered_json::array();
-    uint64_t total = 0;
-    for (const row& r : rows) {
-        nlohmann::ordered_json entry;
-        entry["name"] = std::string(r.tensor->name);
-        entry["dtype"] = std::string(dtype_name(r.tensor->type));
-        entry["shape"] = std::vector<uint64_t>(r.tensor->shape.begin(), r.tensor->shape.end());
-        entry["data_offsets"] = {r.tensor->data_begin, r.tensor->data_end};
-        entry["bytes"] = r.tensor->byte_size();
-        if (r.shard) entry["shard"] = *r.shard;
-        document["tensors"].push_back(std::move(entry));
-        total += r.tensor->byte_size();
-    }
-    document["total_bytes"] = total;
-    fmt::print("{}\n", dump_json(document));
+int print_json(const std::string& document) {
+    fmt::print("{}\n", document);
     return exit_ok;
 }
 
@@ -90,25 +69,23 @@ int print_table(const metadata_map& metadata, std::string_view index_metadata, c
 
 int run_inspect(const inspect_options& options) {
     std::vector<row> rows;
-    auto print = [&](const metadata_map& metadata, std::string_view index_metadata) {
-        return options.json ? print_json(metadata, index_metadata, rows)
-                            : print_table(metadata, index_metadata, rows);
-    };
     auto fail = [](const error& failure) {
         std::fprintf(stderr, "stkit inspect: %s\n", printable(failure.to_string()).c_str());
         return exit_error;
     };
-    if (is_index_path(options.path)) {
+    if (is_shard_index_path(options.path)) {
         auto model = sharded_model::open(options.path);
         if (!model.ok()) return fail(model.error());
+        if (options.json) return print_json(inspect_json(*model));
         for (const sharded_tensor& t : model->tensors())
             rows.push_back({t.tensor, &model->index().shards[t.shard]});
-        return print(metadata_map{}, model->index().metadata_json);
+        return print_table(metadata_map{}, model->index().metadata_json, rows);
     }
     auto file = safetensors_file::open(options.path);
     if (!file.ok()) return fail(file.error());
+    if (options.json) return print_json(inspect_json(*file));
     for (const tensor_view& t : file->tensors()) rows.push_back({&t, nullptr});
-    return print(file->metadata(), {});
+    return print_table(file->metadata(), {}, rows);
 }
 
 command_registration inspect_command("inspect", 10, [](CLI::App& app) -> command_runner {

@@ -1,17 +1,14 @@
 // `stkit scan PATH...`: detect every file's format by content and report code-execution payloads.
 // Exit 0 when every file is safe, 1 when any is at or above --fail-on, 2 when a file could not be
 // read (or on usage errors).
-#include <algorithm>
-#include <atomic>
 #include <cstdio>
-#include <filesystem>
-#include <thread>
 #include <vector>
 
 #include <fmt/core.h>
 
 #include "command.hpp"
 #include "progress.hpp"
+#include "scan_paths.hpp"
 #include "stkit/scan/report.hpp"
 #include "stkit/scan/scan.hpp"
 
@@ -29,55 +26,15 @@ struct scan_args {
     bool quiet = false;
 };
 
-// Every regular file under the given paths, sorted per argument so output order is deterministic.
-std::vector<std::filesystem::path> expand(const std::vector<std::string>& paths, std::vector<file_report>& missing) {
-    std::vector<std::filesystem::path> files;
-    for (const std::string& p : paths) {
-        std::error_code ec;
-        if (std::filesystem::is_directory(p, ec)) {
-            std::vector<std::filesystem::path> found;
-            for (auto it = std::filesystem::recursive_directory_iterator(
-                     p, std::filesystem::directory_options::skip_permission_denied, ec);
-                 !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-                if (it->is_regular_file(ec)) found.push_back(it->path());
-            }
-            std::sort(found.begin(), found.end());
-            files.insert(files.end(), found.begin(), found.end());
-        } else if (std::filesystem::exists(p, ec)) {
-            files.emplace_back(p);
-        } else {
-            file_report r;
-            r.path = p;
-            r.overall = verdict::error;
-            r.failure = make_error(error_code::io_open_failed, "no such file or folder", no_offset, p);
-            missing.push_back(std::move(r));
-        }
-    }
-    return files;
-}
-
 int run_scan(const scan_args& args) {
-    std::vector<file_report> reports;
-    std::vector<std::filesystem::path> files = expand(args.paths, reports);
     scan_options options;
     options.max_depth = args.max_depth;
     options.max_total_bytes = args.max_bytes;
-    std::vector<file_report> scanned(files.size());
-    std::atomic<std::size_t> next{0}, done{0};
     progress_line progress("files", progress_line::unit::items, args.quiet);
-    auto worker = [&] {
-        for (std::size_t i = next++; i < files.size(); i = next++) {
-            scanned[i] = scan_path(files[i], options);
-            progress.update(++done, files.size());
-        }
-    };
-    unsigned jobs = std::max(1u, std::min<unsigned>(args.jobs, static_cast<unsigned>(std::max<std::size_t>(files.size(), 1))));
-    std::vector<std::thread> threads;
-    for (unsigned j = 1; j < jobs; ++j) threads.emplace_back(worker);
-    worker();
-    for (std::thread& t : threads) t.join();
+    std::vector<file_report> reports = scan_paths(args.paths, options, args.jobs, [&](std::size_t done, std::size_t total) {
+        progress.update(done, total);
+    });
     progress.finish();
-    reports.insert(reports.end(), std::make_move_iterator(scanned.begin()), std::make_move_iterator(scanned.end()));
 
     std::string out;
     if (args.format == "json") out = scan_report_json(reports);

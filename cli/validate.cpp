@@ -8,6 +8,7 @@
 
 #include "command.hpp"
 #include "format_output.hpp"
+#include "stkit/format/report.hpp"
 #include "stkit/format/safetensors.hpp"
 
 namespace stkit::cli {
@@ -19,7 +20,7 @@ struct validate_options {
 };
 
 result<void> validate_one(const std::string& path) {
-    if (is_index_path(path)) {
+    if (is_shard_index_path(path)) {
         auto model = sharded_model::open(path);
         if (!model.ok()) return std::move(model).error();
         return {};

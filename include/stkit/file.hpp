@@ -1,8 +1,10 @@
 // stkit/file.hpp — reading inputs through a read-only memory map, and writing outputs so that a
 // reader never sees a partial file.
 //
-// `mapped_file` maps a whole file read-only (an empty file maps to an empty span). Views handed out
-// by readers borrow from it, so it must outlive them.
+// `mapped_file` maps a whole file (an empty file maps to an empty span): read-only by default, or
+// copy-on-write (`map_mode::copy_on_write`: a private writable mapping whose pages are the page
+// cache's until written, when the writing process gets its own copy of that page; nothing ever
+// reaches the file). Views handed out by readers borrow from it, so it must outlive them.
 //
 // `output_file` writes to an unnamed temporary file in the destination's folder (O_TMPFILE; a named
 // hidden temporary file where the file system lacks it), and only `commit()` gives it its name
@@ -23,10 +25,14 @@
 
 namespace stkit {
 
+// How mapped_file::open maps a file: PROT_READ, or PROT_READ | PROT_WRITE with MAP_PRIVATE.
+enum class map_mode : uint8_t { read_only, copy_on_write };
+
 class mapped_file {
 public:
     // Errors: io_open_failed (missing, unreadable, not a regular file), io_map_failed.
-    [[nodiscard]] static result<mapped_file> open(const std::filesystem::path& path);
+    [[nodiscard]] static result<mapped_file> open(const std::filesystem::path& path,
+                                                  map_mode mode = map_mode::read_only);
 
     mapped_file() = default;
     mapped_file(mapped_file&& other) noexcept;
@@ -36,6 +42,12 @@ public:
     ~mapped_file();
 
     [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }
+    // The same bytes, writable, for a copy_on_write mapping; empty for a read_only one.
+    [[nodiscard]] std::span<std::byte> writable_bytes() const noexcept {
+        if (mode_ != map_mode::copy_on_write) return {};
+        return {const_cast<std::byte*>(data_), size_};  // mapped PROT_WRITE: the cast is sound
+    }
+    [[nodiscard]] map_mode mode() const noexcept { return mode_; }
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
 
@@ -46,6 +58,7 @@ public:
 private:
     const std::byte* data_ = nullptr;
     std::size_t size_ = 0;
+    map_mode mode_ = map_mode::read_only;
     std::filesystem::path path_;
 };
 

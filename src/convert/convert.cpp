@@ -341,3 +341,20 @@ result<convert_report> convert_folder(const fs::path& folder, const convert_opti
 }
 
 }  // namespace stkit::convert
+
+namespace stkit::convert {
+
+result<convert_report> convert_path(const fs::path& input, const fs::path& output, convert_options options) {
+    std::error_code ignored;
+    if (fs::is_directory(input, ignored)) {
+        if (!output.empty())
+            return make_error(error_code::invalid_argument,
+                              "a folder is converted in place; an output path is for files")
+                .in_file(input.string());
+        return convert_folder(input, options);
+    }
+    options.load.npy_name = input.stem().string();
+    return convert_file(input, output.empty() ? default_output_path(input) : output, options);
+}
+
+}  // namespace stkit::convert

@@ -24,7 +24,7 @@ constexpr std::size_t output_buffer_size = std::size_t{1} << 20;
 
 }  // namespace
 
-result<mapped_file> mapped_file::open(const std::filesystem::path& path) {
+result<mapped_file> mapped_file::open(const std::filesystem::path& path, map_mode mode) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return io_error(error_code::io_open_failed, errno, path);
     struct stat info {};
@@ -40,8 +40,12 @@ result<mapped_file> mapped_file::open(const std::filesystem::path& path) {
     mapped_file file;
     file.path_ = path;
     file.size_ = static_cast<std::size_t>(info.st_size);
+    file.mode_ = mode;
     if (file.size_ > 0) {
-        void* data = ::mmap(nullptr, file.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+        // Both modes are MAP_PRIVATE, so even a writable mapping of a read-only descriptor never
+        // writes back; PROT_WRITE only lets this process take private copies of pages it writes.
+        const int protection = mode == map_mode::copy_on_write ? PROT_READ | PROT_WRITE : PROT_READ;
+        void* data = ::mmap(nullptr, file.size_, protection, MAP_PRIVATE, fd, 0);
         if (data == MAP_FAILED) {
             int err = errno;
             ::close(fd);
@@ -54,7 +58,7 @@ result<mapped_file> mapped_file::open(const std::filesystem::path& path) {
 }
 
 mapped_file::mapped_file(mapped_file&& other) noexcept
-    : data_(other.data_), size_(other.size_), path_(std::move(other.path_)) {
+    : data_(other.data_), size_(other.size_), mode_(other.mode_), path_(std::move(other.path_)) {
     other.data_ = nullptr;
     other.size_ = 0;
 }
@@ -64,6 +68,7 @@ mapped_file& mapped_file::operator=(mapped_file&& other) noexcept {
         if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
         data_ = other.data_;
         size_ = other.size_;
+        mode_ = other.mode_;
         path_ = std::move(other.path_);
         other.data_ = nullptr;
         other.size_ = 0;

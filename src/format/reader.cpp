@@ -246,7 +246,7 @@ result<safetensors_file> safetensors_file::from_buffer(std::span<const std::byte
 
 result<safetensors_file> safetensors_file::open(const std::filesystem::path& path,
                                                 const read_options& options) {
-    auto mapped = mapped_file::open(path);
+    auto mapped = mapped_file::open(path, options.map);
     if (!mapped.ok()) return std::move(mapped).error().in_file(path.string());
     safetensors_file file;
     file.file_ = std::move(*mapped);

@@ -1,4 +1,5 @@
 // Copy-out and slicing of tensor views. See stkit/format/safetensors.hpp.
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -34,11 +35,12 @@ result<slice_plan> plan_slice(const tensor_view& tensor, std::span<const slice_r
                               std::to_string(ranges.size()),
                           no_offset, std::string(tensor.name));
     for (std::size_t d = 0; d < rank; ++d) {
-        if (ranges[d].start > ranges[d].stop || ranges[d].stop > tensor.shape[d])
+        const slice_range& r = ranges[d];
+        if (r.start > r.stop || r.stop > tensor.shape[d] || r.step == 0)
             return make_error(error_code::st_slice_out_of_range,
-                              "dimension " + std::to_string(d) + ": [" + std::to_string(ranges[d].start) +
-                                  ", " + std::to_string(ranges[d].stop) + ") of extent " +
-                                  std::to_string(tensor.shape[d]),
+                              "dimension " + std::to_string(d) + ": [" + std::to_string(r.start) + ", " +
+                                  std::to_string(r.stop) + ") step " + std::to_string(r.step) +
+                                  " of extent " + std::to_string(tensor.shape[d]),
                               no_offset, std::string(tensor.name));
     }
     // The shape was validated at open, so none of the products below can overflow.
@@ -47,13 +49,15 @@ result<slice_plan> plan_slice(const tensor_view& tensor, std::span<const slice_r
     uint64_t stride = bits;  // bits between consecutive indexes of dimension d
     uint64_t run = bits;
     std::size_t d = rank;
-    while (d > 0 && ranges[d - 1].start == 0 && ranges[d - 1].stop == tensor.shape[d - 1]) {
+    while (d > 0 && ranges[d - 1].start == 0 && ranges[d - 1].stop == tensor.shape[d - 1] &&
+           (ranges[d - 1].step == 1 || tensor.shape[d - 1] <= 1)) {
         run *= tensor.shape[d - 1];
         stride *= tensor.shape[d - 1];
         --d;
     }
     uint64_t total = run;
-    if (d > 0) {  // the innermost partially selected dimension still belongs to the run
+    if (d > 0 && ranges[d - 1].step == 1) {
+        // The innermost partially selected dimension still belongs to the run when it is not strided.
         plan.base_bits += ranges[d - 1].start * stride;
         run *= ranges[d - 1].stop - ranges[d - 1].start;
         total = run;
@@ -64,9 +68,13 @@ result<slice_plan> plan_slice(const tensor_view& tensor, std::span<const slice_r
     plan.counts.resize(d);
     plan.strides.resize(d);
     for (std::size_t i = d; i > 0; --i) {
-        plan.counts[i - 1] = ranges[i - 1].stop - ranges[i - 1].start;
-        plan.strides[i - 1] = stride;
-        plan.base_bits += ranges[i - 1].start * stride;
+        const slice_range& r = ranges[i - 1];
+        // A step beyond the selected length picks one element, as that length itself does; capping
+        // it keeps stride × step within the tensor's (validated) size.
+        const uint64_t step = std::min(r.step, std::max<uint64_t>(r.stop - r.start, 1));
+        plan.counts[i - 1] = (r.stop - r.start + step - 1) / step;
+        plan.strides[i - 1] = stride * step;
+        plan.base_bits += r.start * stride;
         total *= plan.counts[i - 1];
         stride *= tensor.shape[i - 1];
     }

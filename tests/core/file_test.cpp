@@ -137,5 +137,23 @@ TEST_F(file_test, read_small_file_respects_its_limit) {
     EXPECT_EQ(limited.error().code, error_code::allocation_limit);
 }
 
+TEST_F(file_test, copy_on_write_pages_are_writable_and_private) {
+    std::ofstream(directory_ / "a.bin", std::ios::binary) << "hello";
+    auto read_only = mapped_file::open(directory_ / "a.bin");
+    ASSERT_TRUE(read_only.ok());
+    EXPECT_EQ(read_only->mode(), map_mode::read_only);
+    EXPECT_TRUE(read_only->writable_bytes().empty());
+    auto cow = mapped_file::open(directory_ / "a.bin", map_mode::copy_on_write);
+    ASSERT_TRUE(cow.ok()) << cow.error().to_string();
+    mapped_file moved = std::move(*cow);
+    ASSERT_EQ(moved.writable_bytes().size(), 5u);
+    moved.writable_bytes()[0] = std::byte{'J'};
+    EXPECT_EQ(static_cast<char>(moved.bytes()[0]), 'J');
+    // Neither the file nor another mapping of it sees the write.
+    EXPECT_EQ(static_cast<char>(read_only->bytes()[0]), 'h');
+    std::ifstream in(directory_ / "a.bin", std::ios::binary);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "hello");
+}
+
 }  // namespace
 }  // namespace stkit

@@ -282,5 +282,31 @@ TEST(format_reader_reject, open_reports_the_file) {
     EXPECT_EQ(missing.error().code, error_code::io_open_failed);
 }
 
+TEST(format_reader_accept, copy_on_write_tensors_are_writable_and_private) {
+    const auto path = std::filesystem::temp_directory_path() / ("stkit_cow_" + std::to_string(::getpid()) + ".safetensors");
+    const auto bytes = test::make_file(R"({"a":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}})", "abcd");
+    test::write_file(path, test::bytes_to_string(bytes));
+    read_options options;
+    options.map = map_mode::copy_on_write;
+    {
+        auto file = safetensors_file::open(path, options);
+        ASSERT_TRUE(file.ok()) << file.error().to_string();
+        const tensor_view& a = *file->tensor_find("a");
+        std::span<std::byte> writable = file->tensor_writable(a);
+        ASSERT_EQ(writable.size(), 4u);
+        EXPECT_EQ(writable.data(), a.data.data());
+        writable[0] = std::byte{'X'};
+        EXPECT_EQ(static_cast<char>(a.data[0]), 'X');
+        auto read_only = safetensors_file::open(path);
+        ASSERT_TRUE(read_only.ok());
+        EXPECT_TRUE(read_only->tensor_writable(*read_only->tensor_find("a")).empty());
+        auto borrowed = safetensors_file::from_buffer(bytes);
+        ASSERT_TRUE(borrowed.ok());
+        EXPECT_TRUE(borrowed->tensor_writable(*borrowed->tensor_find("a")).empty());
+    }
+    EXPECT_EQ(test::read_file(path), test::bytes_to_string(bytes));  // the write never reached the file
+    std::filesystem::remove(path);
+}
+
 }  // namespace
 }  // namespace stkit

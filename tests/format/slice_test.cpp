@@ -42,7 +42,7 @@ bool get_bit(std::span<const std::byte> bytes, uint64_t bit) {
 std::vector<std::byte> naive_slice(const tensor_view& tensor, const std::vector<slice_range>& ranges) {
     const uint64_t bits = dtype_bits(tensor.type);
     uint64_t count = 1;
-    for (const auto& r : ranges) count *= r.stop - r.start;
+    for (const auto& r : ranges) count *= (r.stop - r.start + r.step - 1) / r.step;
     std::vector<std::byte> out((count * bits + 7) / 8);
     std::vector<uint64_t> index(ranges.size());
     for (std::size_t d = 0; d < ranges.size(); ++d) index[d] = ranges[d].start;
@@ -55,7 +55,8 @@ std::vector<std::byte> naive_slice(const tensor_view& tensor, const std::vector<
                 out[target / 8] |= static_cast<std::byte>(1u << (target % 8));
             }
         for (std::size_t d = ranges.size(); d > 0; --d) {
-            if (++index[d - 1] < ranges[d - 1].stop) break;
+            index[d - 1] += ranges[d - 1].step;
+            if (index[d - 1] < ranges[d - 1].stop) break;
             index[d - 1] = ranges[d - 1].start;
         }
     }
@@ -75,8 +76,9 @@ TEST(format_slice, matches_naive_reference_on_random_slices) {
         std::vector<slice_range> ranges;
         for (uint64_t extent : shape) {
             uint64_t a = random() % (extent + 1), b = random() % (extent + 1);
-            if (random() % 3 == 0) ranges.push_back({0, extent});
-            else ranges.push_back({std::min(a, b), std::max(a, b)});
+            uint64_t step = random() % 3 == 0 ? 1 + random() % 3 : 1;
+            if (random() % 3 == 0) ranges.push_back({0, extent, step});
+            else ranges.push_back({std::min(a, b), std::max(a, b), step});
         }
         auto size = tensor_slice_size(source.tensor(), ranges);
         if (!size.ok()) {
@@ -112,6 +114,30 @@ TEST(format_slice, whole_tensor_and_rows) {
     std::vector<std::byte> value(8);
     ASSERT_TRUE(tensor_slice(scalar.tensor(), {}, value).ok());
     EXPECT_TRUE(std::equal(value.begin(), value.end(), scalar.tensor().data.begin()));
+}
+
+TEST(format_slice, steps) {
+    one_tensor source(dtype::u8, {4, 6});  // element (r, c) is byte r*6+c of the data
+    auto at = [&](uint64_t r, uint64_t c) { return source.tensor().data[r * 6 + c]; };
+    std::vector<std::byte> out(24);
+    // Every other column of rows 1..3: the inner dimension is strided, so no run folds it.
+    auto written = tensor_slice(source.tensor(), std::vector<slice_range>{{1, 4, 1}, {0, 6, 2}}, out);
+    ASSERT_TRUE(written.ok()) << written.error().to_string();
+    ASSERT_EQ(*written, 9u);
+    for (uint64_t r = 0; r < 3; ++r)
+        for (uint64_t c = 0; c < 3; ++c) EXPECT_EQ(out[r * 3 + c], at(1 + r, 2 * c));
+    // Rows 0 and 3 whole: the run still folds the full inner dimension.
+    written = tensor_slice(source.tensor(), std::vector<slice_range>{{0, 4, 3}, {0, 6, 1}}, out);
+    ASSERT_TRUE(written.ok());
+    ASSERT_EQ(*written, 12u);
+    for (uint64_t c = 0; c < 6; ++c) EXPECT_EQ(out[6 + c], at(3, c));
+    // A step past the end picks the first element only, whatever its size.
+    written = tensor_slice(source.tensor(), std::vector<slice_range>{{2, 4, UINT64_MAX}, {5, 6, UINT64_MAX}}, out);
+    ASSERT_TRUE(written.ok());
+    ASSERT_EQ(*written, 1u);
+    EXPECT_EQ(out[0], at(2, 5));
+    auto zero = tensor_slice_size(source.tensor(), std::vector<slice_range>{{0, 4, 0}, {0, 6, 1}});
+    EXPECT_EQ(zero.error().code, error_code::st_slice_out_of_range);
 }
 
 TEST(format_slice, errors) {

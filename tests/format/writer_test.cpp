@@ -273,5 +273,65 @@ TEST_F(format_writer, round_trip_with_chunks_and_producers) {
     EXPECT_EQ(read_file(again), read_file(path));
 }
 
+TEST_F(format_writer, whole_tensors_to_a_file_and_a_buffer_match_the_streaming_writer) {
+    // The same tensors and metadata three ways: declared one by one, write_file(), write_buffer().
+    std::vector<std::byte> b = pattern(4, 1), m = pattern(2, 2), z = pattern(8, 3), q = pattern(1, 4);
+    std::vector<tensor_bytes> tensors{{"b", dtype::f32, {1}, b}, {"m", dtype::bool_, {2}, m},
+                                      {"z", dtype::u64, {1}, z}, {"e", dtype::i8, {0}, {}},
+                                      {"q", dtype::f4, {2}, q}};
+    std::vector<std::pair<std::string, std::string>> metadata{{"zeta", "1"}, {"alpha", "2"}};
+
+    fs::path streamed = directory_ / "streamed.safetensors";
+    auto writer = safetensors_writer::create(streamed);
+    ASSERT_TRUE(writer.ok());
+    for (const tensor_bytes& t : tensors) ASSERT_TRUE(writer->declare(t.name, t.type, t.shape).ok());
+    for (const auto& [key, value] : metadata) ASSERT_TRUE(writer->set_metadata(key, value).ok());
+    auto order = writer->layout();
+    ASSERT_TRUE(order.ok());
+    for (const planned_tensor& p : *order)
+        for (const tensor_bytes& t : tensors)
+            if (t.name == p.name) {
+                ASSERT_TRUE(writer->write_tensor(p.name, t.data).ok());
+            }
+    ASSERT_TRUE(writer->commit().ok());
+
+    fs::path whole = directory_ / "whole.safetensors";
+    auto size = write_file(whole, tensors, metadata);
+    ASSERT_TRUE(size.ok()) << size.error().to_string();
+    EXPECT_EQ(read_file(whole), read_file(streamed));
+    EXPECT_EQ(*size, fs::file_size(whole));
+    EXPECT_EQ(write_file(whole, tensors, metadata).error().code, error_code::output_exists);
+    EXPECT_TRUE(write_file(whole, tensors, metadata, true).ok());
+
+    auto buffer = write_buffer(tensors, metadata);
+    ASSERT_TRUE(buffer.ok()) << buffer.error().to_string();
+    EXPECT_EQ(test::bytes_to_string(*buffer), read_file(streamed));
+    auto empty = write_buffer({}, {});
+    ASSERT_TRUE(empty.ok());
+    EXPECT_EQ(test::bytes_to_string(*empty), length_prefix(8) + "{}      ");
+}
+
+TEST_F(format_writer, whole_tensors_are_checked_like_declarations) {
+    std::vector<std::byte> four = pattern(4, 1);
+    std::vector<tensor_bytes> short_data{{"t", dtype::f32, {2}, four}};
+    auto mismatch = write_buffer(short_data, {});
+    EXPECT_EQ(mismatch.error().code, error_code::st_write_byte_count_mismatch);
+    EXPECT_EQ(mismatch.error().name, "t");
+    fs::path path = directory_ / "never.safetensors";
+    EXPECT_EQ(write_file(path, short_data, {}).error().code, error_code::st_write_byte_count_mismatch);
+    EXPECT_FALSE(fs::exists(path));
+
+    std::vector<tensor_bytes> twice{{"t", dtype::u8, {4}, four}, {"t", dtype::u8, {4}, four}};
+    EXPECT_EQ(write_buffer(twice, {}).error().code, error_code::st_write_duplicate_name);
+    std::vector<tensor_bytes> reserved{{"__metadata__", dtype::u8, {4}, four}};
+    EXPECT_EQ(write_buffer(reserved, {}).error().code, error_code::st_write_reserved_name);
+    std::vector<std::pair<std::string, std::string>> repeated{{"k", "1"}, {"k", "2"}};
+    EXPECT_EQ(write_buffer({}, repeated).error().code, error_code::st_write_duplicate_name);
+    std::vector<std::pair<std::string, std::string>> not_utf8{{"k", "\xff"}};
+    EXPECT_EQ(write_buffer({}, not_utf8).error().code, error_code::st_write_invalid_name);
+    EXPECT_EQ(write_file(path, {}, not_utf8).error().code, error_code::st_write_invalid_name);
+    EXPECT_FALSE(fs::exists(path));
+}
+
 }  // namespace
 }  // namespace stkit

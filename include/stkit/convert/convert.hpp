@@ -80,6 +80,14 @@ struct convert_report {
 [[nodiscard]] result<convert_report> convert_folder(const std::filesystem::path& folder,
                                                     const convert_options& options = {});
 
+// What `stkit convert INPUT [-o OUTPUT]` converts: a folder with convert_folder (in place), a file
+// with convert_file to `output` (default_output_path(input) when empty), a lone .npy's tensor named
+// after the file's stem. Errors: those of convert_file and convert_folder, invalid_argument (an
+// output given for a folder).
+[[nodiscard]] result<convert_report> convert_path(const std::filesystem::path& input,
+                                                  const std::filesystem::path& output,
+                                                  convert_options options = {});
+
 // Is this error a refusal on safety grounds (a global outside the allowlist, a disallowed call or
 // BUILD, an object array, a code-bearing archive) rather than malformed input or I/O?
 [[nodiscard]] bool is_unsafe_refusal(error_code code) noexcept;

@@ -60,12 +60,16 @@
 
 namespace stkit {
 
-// Named limits, each with its own error code.
+// Named limits, each with its own error code, and how open() maps the file.
 struct read_options {
     uint64_t max_header_bytes = 100'000'000;  // st_header_too_large (also caps index files)
     uint32_t max_json_depth = 16;             // st_header_too_deep; `{}` has depth 1, a valid
                                               // tensor entry with its shape array depth 3
     uint64_t max_tensors = 10'000'000;        // st_tensor_limit
+    // copy_on_write makes tensor_writable() hand out the tensors' bytes writable: a private
+    // mapping, so writes stay in this process and never reach the file (sharded_model::open passes
+    // it on to every shard).
+    map_mode map = map_mode::read_only;
 };
 
 // One tensor of an open file. Every member borrows from its safetensors_file.
@@ -112,6 +116,17 @@ public:
     [[nodiscard]] result<const tensor_view*> tensor_get(std::string_view name) const&;
     result<const tensor_view*> tensor_get(std::string_view name) && = delete;
 
+    // The bytes of `tensor` (one of this file's views), writable, when the file was opened with
+    // map_mode::copy_on_write; an empty span otherwise (and always for from_buffer()). Writes go to
+    // this process's private copy of the pages: other views of the same bytes see them, the file
+    // never does.
+    [[nodiscard]] std::span<std::byte> tensor_writable(const tensor_view& tensor) const& noexcept {
+        if (file_.mode() != map_mode::copy_on_write) return {};
+        return file_.writable_bytes().subspan(static_cast<std::size_t>(data_offset() + tensor.data_begin),
+                                              static_cast<std::size_t>(tensor.byte_size()));
+    }
+    std::span<std::byte> tensor_writable(const tensor_view& tensor) && = delete;
+
     [[nodiscard]] const metadata_map& metadata() const& noexcept { return metadata_; }
     const metadata_map& metadata() && = delete;
     [[nodiscard]] bool has_metadata() const noexcept { return has_metadata_; }
@@ -144,16 +159,17 @@ private:
 // Errors: st_buffer_too_small (name set).
 [[nodiscard]] result<uint64_t> tensor_copy(const tensor_view& tensor, std::span<std::byte> out);
 
-// One dimension of a slice: elements [start, stop).
+// One dimension of a slice: elements start, start + step, start + 2·step, ... below stop.
 struct slice_range {
     uint64_t start = 0;
     uint64_t stop = 0;
+    uint64_t step = 1;
 };
 
 // Byte size of the slice `ranges` of `tensor` (one range per dimension), copied out contiguously in
-// row-major order. Errors: st_slice_rank_mismatch, st_slice_out_of_range (start > stop or stop >
-// extent), st_slice_not_byte_aligned (a sub-byte dtype whose selected runs do not start and end on
-// byte boundaries).
+// row-major order. Errors: st_slice_rank_mismatch, st_slice_out_of_range (start > stop, stop >
+// extent or step 0), st_slice_not_byte_aligned (a sub-byte dtype whose selected runs do not start
+// and end on byte boundaries).
 [[nodiscard]] result<uint64_t> tensor_slice_size(const tensor_view& tensor,
                                                  std::span<const slice_range> ranges);
 // Copies the slice into `out` (row-major, contiguous), copying the largest contiguous inner runs

@@ -135,4 +135,28 @@ private:
     uint64_t current_done_ = 0;   // bytes supplied for it
 };
 
+// ---- Whole tensors in one call ---------------------------------------------------------------------
+
+// A tensor given whole: what declare() takes, and its bytes (row-major, little-endian), borrowed.
+struct tensor_bytes {
+    std::string name;
+    dtype type = dtype::u8;
+    std::vector<uint64_t> shape;
+    std::span<const std::byte> data;
+};
+
+// Writes `tensors` and `metadata` (both in any order) to `destination` with safetensors_writer: a
+// temporary file, fsynced, linked into place. Returns the file's size. Errors: those of create(),
+// declare(), set_metadata(), write_tensor() (st_write_byte_count_mismatch when a tensor's bytes do
+// not fill its shape exactly) and commit().
+[[nodiscard]] result<uint64_t> write_file(const std::filesystem::path& destination,
+                                          std::span<const tensor_bytes> tensors,
+                                          std::span<const std::pair<std::string, std::string>> metadata,
+                                          bool overwrite = false);
+
+// The bytes write_file() would write, in memory. Errors: those of plan_layout(), those of
+// set_metadata() (st_write_invalid_name, st_write_duplicate_name), st_write_byte_count_mismatch.
+[[nodiscard]] result<std::vector<std::byte>> write_buffer(
+    std::span<const tensor_bytes> tensors, std::span<const std::pair<std::string, std::string>> metadata);
+
 }  // namespace stkit
