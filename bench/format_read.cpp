@@ -1,10 +1,14 @@
 // Reader benchmarks (run by hand, never by ctest; figures in bench/README.md):
-//   BM_open_header       open + validate a header of 100,000 tensors (~10 MB of JSON); the bytes
+//   BM_open_header       open + validate a header of 100,000 tensors (~12 MB of JSON); the bytes
 //                        counter is header JSON, so Google Benchmark reports MB/s of header.
+//   BM_dom_parse_header  the baseline: simdjson's whole-document (DOM) parse of the same header
+//                        text, already in memory, with no rule checked (the reader's first step
+//                        until 2026-12-02)
 //   BM_copy_tensors      read every tensor of a 2 GiB file into a caller buffer with tensor_copy
 //   BM_memcpy_baseline   memcpy of the same byte ranges from the same mapping, for the ratio
 // Inputs are generated in /tmp at startup with the stkit writer (and removed at exit).
 #include <benchmark/benchmark.h>
+#include <simdjson.h>
 
 #include <cstdio>
 #include <cstring>
@@ -72,6 +76,25 @@ void BM_open_header(benchmark::State& state) {
     state.counters["header_MB"] = static_cast<double>(header_bytes) / 1e6;
 }
 
+void BM_dom_parse_header(benchmark::State& state) {
+    auto file = stkit::safetensors_file::open(header_file);
+    if (!file.ok()) {
+        state.SkipWithError(file.error().to_string().c_str());
+        return;
+    }
+    simdjson::padded_string text(file->header_text());
+    simdjson::dom::parser parser;
+    for (auto _ : state) {
+        simdjson::dom::element root;
+        if (parser.parse(text).get(root) != simdjson::SUCCESS) {
+            state.SkipWithError("simdjson refused the header");
+            return;
+        }
+        benchmark::DoNotOptimize(root);
+    }
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+
 // One open file for the copy benchmarks, so both read the same mapping.
 const stkit::safetensors_file& large() {
     static stkit::safetensors_file file = [] {
@@ -115,6 +138,10 @@ void BM_memcpy_baseline(benchmark::State& state) {
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * total));
 }
 
+// Alternated with its baseline, as the copies below.
+BENCHMARK(BM_dom_parse_header)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_open_header)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_dom_parse_header)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_open_header)->Unit(benchmark::kMillisecond);
 // Alternate the two copies so neither benefits from running second.
 BENCHMARK(BM_memcpy_baseline)->Unit(benchmark::kMillisecond);
