@@ -232,8 +232,13 @@ result<audit_history> history_walker::walk(const std::vector<git_oid>& commits, 
             STKIT_TRY(auto entry, classify(delta->new_file.path, delta->new_file.id, delta->new_file.mode));
             if (!entry) continue;
             changes_model = true;
+            // With --first-parent only the first parent counts, as the walk did before full history.
             if (entry->safetensors && delta->status == GIT_DELTA_ADDED && !adds_safetensors) {
-                STKIT_TRY(adds_safetensors, absent_from_other_parents(raw_commit, delta->new_file.path, path_));
+                if (options_.first_parent) {
+                    adds_safetensors = true;
+                } else {
+                    STKIT_TRY(adds_safetensors, absent_from_other_parents(raw_commit, delta->new_file.path, path_));
+                }
             }
         }
 

@@ -4,17 +4,14 @@ import csv
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import scratch  # noqa: E402
 import fixtures  # noqa: E402
 
-STKIT = os.environ["STKIT_BIN"]
-SCRATCH = os.environ["STKIT_SCRATCH"]
-shutil.rmtree(SCRATCH, ignore_errors=True)  # a rerun starts from nothing
-os.makedirs(SCRATCH)
+STKIT, SCRATCH = scratch.setup()
 TREE = os.path.join(SCRATCH, "tree")
 IDS = fixtures.build(TREE)
 FAILURES = []
@@ -131,7 +128,7 @@ MONTHS = [("2021-07", 1, families(safetensors=1)), ("2022-01", 1, families(pickl
 ADOPTIONS = [("2022-03", 1, 0), ("2022-04", 1, 1), ("2022-06", 1, 0), ("2023-01", 0, 1), ("2023-02", 0, 1)]
 
 # ---- the full run ----
-run = stkit(TREE, "--history", "--json", "full.json", "--csv", "csv")
+run = stkit(TREE, "--history", "--json", "full.json", "--csv", "csv", "--html", "full.html")
 equal(run.stdout.splitlines()[0], "10 repositories: 3 safe, 5 mixed, 1 unsafe, 1 without model files", "text summary")
 with open(os.path.join(SCRATCH, "full.json")) as f:
     document = json.load(f)
@@ -162,6 +159,12 @@ for m in summary["by_creation_month"]:
 equal([(a["month"], a["converter"], a["developer"]) for a in summary["adoptions_by_month"]], ADOPTIONS, "adoptions")
 equal(summary["adoptions_by_month"][-1]["cumulative_converter"], 3, "cumulative converter")
 equal(summary["adoptions_by_month"][-1]["cumulative_developer"], 3, "cumulative developer")
+
+# The run's page is the report's (tests/audit/audit_report.py checks it in a browser).
+page = open(os.path.join(SCRATCH, "full.html"), encoding="utf-8").read()
+for chart in ("status", "adoptions", "heatmap", "share", "share-year", "days"):
+    check(f"<svg id='{chart}'" in page, f"--html draws chart {chart}")
+equal(page.count("<tr><td>"), 10, "--html lists every repository of a small audit")
 
 # ---- CSV tables ----
 def table(name):
