@@ -81,6 +81,15 @@ std::string_view format_family_name(format_family family) noexcept {
     return names[static_cast<std::size_t>(family)];
 }
 
+std::string_view audit_adopter_name(audit_adopter adopter) noexcept {
+    switch (adopter) {
+        case audit_adopter::developer: return "developer";
+        case audit_adopter::converter_bot: return "converter-bot";
+        case audit_adopter::stkit: return "stkit";
+    }
+    return "developer";
+}
+
 std::string_view repo_status_name(repo_status status) noexcept {
     switch (status) {
         case repo_status::safe: return "safe";
@@ -281,24 +290,56 @@ std::string audit_iso_time(int64_t seconds) {
 
 std::string audit_iso_day(int64_t seconds) { return audit_iso_time(seconds).substr(0, 10); }
 
-bool audit_is_converter_commit(std::string_view message, std::string_view author_name,
-                               std::string_view author_email) noexcept {
-    constexpr std::string_view bot = "SFconvertbot";
-    if (message.starts_with("Adding `safetensors` variant of this model")) return true;
-    if (starts_with_nocase(author_name, bot) || starts_with_nocase(author_email, "sfconvertbot@"))
-        return true;
-    // A trailer line "Co-authored-by: Safetensors convertbot <SFconvertbot@...>" anywhere.
-    constexpr std::string_view trailer = "co-authored-by:";
+namespace {
+
+// The Hub conversion bot's account (docs/audit.md): its name exactly, or its e-mail (the domain part
+// of an address is case-insensitive, and the Hub writes the local part in either case).
+constexpr std::string_view bot_name = "SFconvertbot";
+constexpr std::string_view bot_email = "SFconvertbot@users.noreply.huggingface.co";
+constexpr std::string_view bot_title = "Adding `safetensors` variant of this model";
+
+bool equal_nocase(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && starts_with_nocase(a, b);
+}
+
+bool is_bot(std::string_view name, std::string_view email) noexcept {
+    return name == bot_name || equal_nocase(email, bot_email);
+}
+
+std::string_view trim(std::string_view text) noexcept {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) text.remove_suffix(1);
+    return text;
+}
+
+// The value of a `Key: value` line when its key is `key` (case-insensitive), else nullopt.
+std::optional<std::string_view> trailer_value(std::string_view line, std::string_view key) noexcept {
+    if (!starts_with_nocase(line, key) || line.size() <= key.size() || line[key.size()] != ':') return std::nullopt;
+    return trim(line.substr(key.size() + 1));
+}
+
+}  // namespace
+
+audit_adopter audit_commit_adopter(std::string_view message, std::string_view author_name,
+                                   std::string_view author_email) noexcept {
+    bool bot = message.find(bot_title) != std::string_view::npos || is_bot(author_name, author_email);
     while (!message.empty()) {
         std::size_t end = message.find('\n');
         std::string_view line = message.substr(0, end);
         message = end == std::string_view::npos ? std::string_view{} : message.substr(end + 1);
-        if (!starts_with_nocase(line, trailer)) continue;
-        std::size_t open = line.find('<');
-        if (open != std::string_view::npos && starts_with_nocase(line.substr(open + 1), "sfconvertbot@"))
-            return true;
+        // `stkit convert --commit` writes the bot's title too; its own trailer decides.
+        if (auto value = trailer_value(line, "Converted-by")) {
+            if (*value == "stkit" || value->starts_with("stkit ")) return audit_adopter::stkit;
+            continue;
+        }
+        // "Co-authored-by: Name <email>": the bot when the name or the e-mail is the bot's.
+        auto value = trailer_value(line, "Co-authored-by");
+        if (!value) continue;
+        std::size_t open = value->find('<'), close = value->rfind('>');
+        if (open == std::string_view::npos || close == std::string_view::npos || close < open) continue;
+        if (is_bot(trim(value->substr(0, open)), value->substr(open + 1, close - open - 1))) bot = true;
     }
-    return false;
+    return bot ? audit_adopter::converter_bot : audit_adopter::developer;
 }
 
 }  // namespace stkit::detail

@@ -1,6 +1,7 @@
-// Git history of one repository with libgit2: the first-parent chain from HEAD, walked oldest
-// first, diffing each commit's tree against its parent's so that each commit costs what it changed,
-// not the size of its tree. Each blob is classified once (cached by object id).
+// Git history of one repository with libgit2: every commit reachable from HEAD (or, on request,
+// the first-parent chain), parents before children, each commit's tree diffed against its first
+// parent's so that a commit costs what it changed, not the size of its tree. Each blob is
+// classified once (cached by object id). docs/audit.md defines what is found here.
 #include <git2.h>
 
 #include <map>
@@ -26,6 +27,7 @@ using tree_ptr = git_ptr<git_tree, git_tree_free>;
 using diff_ptr = git_ptr<git_diff, git_diff_free>;
 using blob_ptr = git_ptr<git_blob, git_blob_free>;
 using odb_ptr = git_ptr<git_odb, git_odb_free>;
+using revwalk_ptr = git_ptr<git_revwalk, git_revwalk_free>;
 
 void init_libgit2_once() {
     // Never shut down: other threads may still use it, and the process ends soon after.
@@ -58,11 +60,14 @@ public:
     history_walker(git_repository* repo, git_odb* odb, const std::string& path, const audit_options& options)
         : repo_(repo), odb_(odb), path_(path), options_(options) {}
 
-    result<audit_history> walk(const std::vector<git_oid>& chain, int64_t first_time);
+    result<audit_history> walk(const std::vector<git_oid>& commits, int64_t first_time, const git_oid& head);
 
 private:
     result<blob_class> classify_blob(const git_oid& oid);
-    result<std::optional<model_entry>> classify(const git_diff_file& file);
+    result<std::optional<model_entry>> classify(std::string_view path, const git_oid& oid, uint32_t mode);
+    // The model files of a whole tree, by path.
+    result<std::map<std::string, model_entry>> model_files(git_tree* tree);
+    result<bool> unsafe_removed(const git_oid& adoption, const git_oid& head);
 
     git_repository* repo_;
     git_odb* odb_;
@@ -94,13 +99,13 @@ result<blob_class> history_walker::classify_blob(const git_oid& oid) {
     return found;
 }
 
-result<std::optional<model_entry>> history_walker::classify(const git_diff_file& file) {
-    if (file.mode != GIT_FILEMODE_BLOB && file.mode != GIT_FILEMODE_BLOB_EXECUTABLE)
-        return std::optional<model_entry>{};
-    STKIT_TRY(blob_class found, classify_blob(file.id));
+result<std::optional<model_entry>> history_walker::classify(std::string_view path, const git_oid& oid,
+                                                            uint32_t mode) {
+    if (mode != GIT_FILEMODE_BLOB && mode != GIT_FILEMODE_BLOB_EXECUTABLE) return std::optional<model_entry>{};
+    STKIT_TRY(blob_class found, classify_blob(oid));
     file_format format = found.format;
     if (found.lfs || found.by_name) {
-        auto guessed = audit_format_from_name(file.path);
+        auto guessed = audit_format_from_name(path);
         if (!guessed) return std::optional<model_entry>{};
         format = *guessed;
     } else if (!audit_is_model_format(format)) {
@@ -112,79 +117,169 @@ result<std::optional<model_entry>> history_walker::classify(const git_diff_file&
 
 int64_t floor_days(int64_t seconds) { return seconds >= 0 ? seconds / 86400 : -((-seconds + 86399) / 86400); }
 
-result<audit_history> history_walker::walk(const std::vector<git_oid>& chain, int64_t first_time) {
+result<commit_ptr> lookup_commit(git_repository* repo, const git_oid& oid, const std::string& path) {
+    git_commit* raw_commit = nullptr;
+    if (git_commit_lookup(&raw_commit, repo, &oid) != 0) return git_failure(path, "reading a commit");
+    return commit_ptr(raw_commit);
+}
+
+result<tree_ptr> tree_of(git_commit* commit, const std::string& path) {
+    git_tree* raw_tree = nullptr;
+    if (git_commit_tree(&raw_tree, commit) != 0) return git_failure(path, "reading a tree");
+    return tree_ptr(raw_tree);
+}
+
+result<tree_ptr> tree_of(git_repository* repo, const git_oid& oid, const std::string& path) {
+    STKIT_TRY(commit_ptr commit, lookup_commit(repo, oid, path));
+    return tree_of(commit.get(), path);
+}
+
+result<std::map<std::string, model_entry>> history_walker::model_files(git_tree* tree) {
+    struct state {
+        history_walker* self;
+        std::map<std::string, model_entry> found;
+        std::optional<error> failure;
+    } walk_state{this, {}, {}};
+    auto visit = [](const char* root, const git_tree_entry* entry, void* payload) -> int {
+        auto* st = static_cast<state*>(payload);
+        if (git_tree_entry_type(entry) != GIT_OBJECT_BLOB) return 0;
+        std::string path = std::string(root) + git_tree_entry_name(entry);
+        auto entry_class = st->self->classify(path, *git_tree_entry_id(entry), git_tree_entry_filemode(entry));
+        if (!entry_class.ok()) {
+            st->failure = std::move(entry_class).error();
+            return -1;
+        }
+        if (*entry_class) st->found.emplace(std::move(path), **entry_class);
+        return 0;
+    };
+    if (git_tree_walk(tree, GIT_TREEWALK_PRE, visit, &walk_state) != 0) {
+        if (walk_state.failure) return std::move(*walk_state.failure);
+        return git_failure(path_, "walking a tree");
+    }
+    return std::move(walk_state.found);
+}
+
+result<bool> history_walker::unsafe_removed(const git_oid& adoption, const git_oid& head) {
+    STKIT_TRY(tree_ptr at_adoption, tree_of(repo_, adoption, path_));
+    STKIT_TRY(tree_ptr at_head, tree_of(repo_, head, path_));
+    STKIT_TRY(auto before, model_files(at_adoption.get()));
+    STKIT_TRY(auto now, model_files(at_head.get()));
+    for (const auto& [path, entry] : before) {
+        if (!entry.unsafe) continue;
+        auto still = now.find(path);
+        if (still == now.end() || !still->second.unsafe) return true;
+    }
+    return false;
+}
+
+result<tree_ptr> parent_tree(git_commit* commit, unsigned index, const std::string& repo_path) {
+    git_commit* raw_parent = nullptr;
+    if (git_commit_parent(&raw_parent, commit, index) != 0) return git_failure(repo_path, "reading a parent");
+    commit_ptr parent(raw_parent);
+    return tree_of(raw_parent, repo_path);
+}
+
+// Is `path` absent from the tree of every parent after the first (the first was diffed already)?
+result<bool> absent_from_other_parents(git_commit* commit, const char* path, const std::string& repo_path) {
+    for (unsigned i = 1; i < git_commit_parentcount(commit); ++i) {
+        STKIT_TRY(tree_ptr tree, parent_tree(commit, i, repo_path));
+        git_tree_entry* raw_entry = nullptr;
+        int rc = git_tree_entry_bypath(&raw_entry, tree.get(), path);
+        if (rc == 0) {
+            git_tree_entry_free(raw_entry);
+            return false;
+        }
+        if (rc != GIT_ENOTFOUND) return git_failure(repo_path, "looking up a path");
+    }
+    return true;
+}
+
+std::string signature_text(const git_signature* who) {
+    std::string name = who && who->name ? who->name : "", email = who && who->email ? who->email : "";
+    return name + " <" + email + ">";
+}
+
+result<audit_history> history_walker::walk(const std::vector<git_oid>& commits, int64_t first_time,
+                                           const git_oid& head) {
     audit_history history;
-    history.commits = chain.size();
-    std::map<std::string, model_entry> present;  // path -> model file, for the current commit
-    std::set<std::string> unsafe_at_adoption;
-    tree_ptr previous;
+    history.commits = commits.size();
     git_diff_options diff_options = GIT_DIFF_OPTIONS_INIT;
     diff_options.flags = GIT_DIFF_SKIP_BINARY_CHECK | GIT_DIFF_IGNORE_SUBMODULES;
+    // Earliest by committer time; `commits` is in topological order, so a strict `<` keeps the
+    // topologically first of equal times.
+    std::optional<int64_t> model_time, adoption_time;
+    std::optional<git_oid> adoption_oid;
 
-    for (const git_oid& oid : chain) {
-        git_commit* raw_commit = nullptr;
-        if (git_commit_lookup(&raw_commit, repo_, &oid) != 0) return git_failure(path_, "reading a commit");
-        commit_ptr commit(raw_commit);
-        git_tree* raw_tree = nullptr;
-        if (git_commit_tree(&raw_tree, raw_commit) != 0) return git_failure(path_, "reading a tree");
-        tree_ptr tree(raw_tree);
+    for (const git_oid& oid : commits) {
+        STKIT_TRY(commit_ptr commit, lookup_commit(repo_, oid, path_));
+        git_commit* raw_commit = commit.get();
+        STKIT_TRY(tree_ptr tree, tree_of(raw_commit, path_));
+        git_tree* raw_tree = tree.get();
+        tree_ptr first_parent_tree;
+        if (git_commit_parentcount(raw_commit) > 0) {
+            STKIT_TRY(first_parent_tree, parent_tree(raw_commit, 0, path_));
+        }
         git_diff* raw_diff = nullptr;
-        if (git_diff_tree_to_tree(&raw_diff, repo_, previous.get(), raw_tree, &diff_options) != 0)
+        if (git_diff_tree_to_tree(&raw_diff, repo_, first_parent_tree.get(), raw_tree, &diff_options) != 0)
             return git_failure(path_, "diffing trees");
         diff_ptr diff(raw_diff);
 
-        bool adds_safetensors = false;
-        bool had_safetensors = std::any_of(present.begin(), present.end(),
-                                           [](const auto& e) { return e.second.safetensors; });
+        bool changes_model = false, adds_safetensors = false;
         std::size_t deltas = git_diff_num_deltas(raw_diff);
         for (std::size_t i = 0; i < deltas; ++i) {
             const git_diff_delta* delta = git_diff_get_delta(raw_diff, i);
-            if (delta->status == GIT_DELTA_DELETED) {
-                std::string path = delta->old_file.path;
-                present.erase(path);
-                if (unsafe_at_adoption.erase(path)) history.unsafe_removed_after = true;
-                continue;
+            if (delta->status == GIT_DELTA_DELETED) continue;
+            STKIT_TRY(auto entry, classify(delta->new_file.path, delta->new_file.id, delta->new_file.mode));
+            if (!entry) continue;
+            changes_model = true;
+            // With --first-parent only the first parent counts, as the walk did before full history.
+            if (entry->safetensors && delta->status == GIT_DELTA_ADDED && !adds_safetensors) {
+                if (options_.first_parent) {
+                    adds_safetensors = true;
+                } else {
+                    STKIT_TRY(adds_safetensors, absent_from_other_parents(raw_commit, delta->new_file.path, path_));
+                }
             }
-            STKIT_TRY(auto entry, classify(delta->new_file));
-            std::string path = delta->new_file.path;
-            auto before = present.find(path);
-            bool was_safetensors = before != present.end() && before->second.safetensors;
-            if (entry) {
-                if (entry->safetensors && !was_safetensors) adds_safetensors = true;
-                present[path] = *entry;
-            } else {
-                present.erase(path);
-            }
-            if ((!entry || !entry->unsafe) && unsafe_at_adoption.erase(path))
-                history.unsafe_removed_after = true;
         }
 
-        const git_signature* author = git_commit_author(raw_commit);
-        int64_t when = author ? static_cast<int64_t>(author->when.time) : 0;
+        int64_t when = static_cast<int64_t>(git_commit_time(raw_commit));
         char hex[GIT_OID_HEXSZ + 1];
         git_oid_tostr(hex, sizeof hex, &oid);
-        if (!history.first_model_commit && !present.empty()) history.first_model_commit = std::string(hex);
+        if (changes_model && (!model_time || when < *model_time)) {
+            model_time = when;
+            history.first_model_commit = std::string(hex);
+        }
         if (adds_safetensors) {
-            std::string name = author && author->name ? author->name : "";
-            std::string email = author && author->email ? author->email : "";
+            const git_signature* author = git_commit_author(raw_commit);
             const char* message = git_commit_message(raw_commit);
-            bool bot = audit_is_converter_commit(message ? message : "", name, email);
-            (bot ? history.converter_commits : history.developer_commits) += 1;
-            if (!had_safetensors && !history.first_safetensors_commit) {
-                history.first_safetensors_commit =
-                    audit_commit_ref{hex, audit_iso_time(when), name + " <" + email + ">", bot};
-                history.days_to_safetensors = floor_days(when - first_time);
-                for (const auto& [path, entry] : present)
-                    if (entry.unsafe) unsafe_at_adoption.insert(path);
+            audit_adopter by = audit_commit_adopter(message ? message : "", author && author->name ? author->name : "",
+                                                    author && author->email ? author->email : "");
+            switch (by) {
+                case audit_adopter::converter_bot: ++history.converter_commits; break;
+                case audit_adopter::stkit: ++history.stkit_commits; break;
+                case audit_adopter::developer: ++history.developer_commits; break;
+            }
+            if (!adoption_time || when < *adoption_time) {
+                adoption_time = when;
+                adoption_oid = oid;
+                history.first_safetensors_commit = audit_commit_ref{
+                    hex, audit_iso_time(when), signature_text(author), by,
+                    audit_iso_time(author ? static_cast<int64_t>(author->when.time) : 0)};
             }
         }
         if (options_.commit_files) {
             audit_commit_files row{hex, audit_iso_time(when), {}};
+            STKIT_TRY(auto present, model_files(raw_tree));
             for (const auto& [path, entry] : present)
                 row.files.push_back(path + ":" + std::string(file_format_name(entry.format)));
             history.commit_files.push_back(std::move(row));
         }
-        previous = std::move(tree);
+    }
+    if (model_time) history.first_model_date = audit_iso_time(*model_time);
+    if (adoption_time) {
+        history.days_to_safetensors = floor_days(*adoption_time - first_time);
+        history.days_from_first_model = floor_days(*adoption_time - *model_time);
+        STKIT_TRY(history.unsafe_removed_after, unsafe_removed(*adoption_oid, head));
     }
     return history;
 }
@@ -207,24 +302,25 @@ result<audit_git_facts> audit_git_walk(const std::string& repo_path, const audit
     }
     if (rc != 0) return git_failure(repo_path, "resolving HEAD");
 
-    // The first-parent chain, newest first, then reversed.
-    std::vector<git_oid> chain;
-    git_oid current = head;
-    int64_t first_time = 0;
-    for (;;) {
-        git_commit* raw_commit = nullptr;
-        if (git_commit_lookup(&raw_commit, raw_repo, &current) != 0)
-            return git_failure(repo_path, "reading a commit");
-        commit_ptr commit(raw_commit);
-        chain.push_back(current);
-        if (git_commit_parentcount(raw_commit) == 0) {
-            const git_signature* author = git_commit_author(raw_commit);
-            first_time = author ? static_cast<int64_t>(author->when.time) : 0;
-            break;
-        }
-        current = *git_commit_parent_id(raw_commit, 0);
+    // Parents before children (topological, then committer time among the unordered), the way
+    // `git log --topo-order --reverse` lists them.
+    git_revwalk* raw_walk = nullptr;
+    if (git_revwalk_new(&raw_walk, raw_repo) != 0) return git_failure(repo_path, "starting a history walk");
+    revwalk_ptr walk(raw_walk);
+    if (git_revwalk_sorting(raw_walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME | GIT_SORT_REVERSE) != 0 ||
+        (options.first_parent && git_revwalk_simplify_first_parent(raw_walk) != 0) ||
+        git_revwalk_push(raw_walk, &head) != 0)
+        return git_failure(repo_path, "starting a history walk");
+    std::vector<git_oid> commits;
+    std::optional<int64_t> first_time;
+    git_oid oid{};
+    while ((rc = git_revwalk_next(&oid, raw_walk)) == 0) {
+        commits.push_back(oid);
+        STKIT_TRY(commit_ptr commit, lookup_commit(raw_repo, oid, repo_path));
+        int64_t when = static_cast<int64_t>(git_commit_time(commit.get()));
+        if (!first_time || when < *first_time) first_time = when;
     }
-    std::reverse(chain.begin(), chain.end());
+    if (rc != GIT_ITEROVER) return git_failure(repo_path, "walking the history");
     facts.first_commit_time = first_time;
     if (!options.history) return facts;
 
@@ -232,7 +328,7 @@ result<audit_git_facts> audit_git_walk(const std::string& repo_path, const audit
     if (git_repository_odb(&raw_odb, raw_repo) != 0) return git_failure(repo_path, "opening the object database");
     odb_ptr odb(raw_odb);
     history_walker walker(raw_repo, raw_odb, repo_path, options);
-    STKIT_TRY(facts.history, walker.walk(chain, first_time));
+    STKIT_TRY(facts.history, walker.walk(commits, first_time.value_or(0), head));
     return facts;
 }
 

@@ -1,13 +1,16 @@
 // Internal pieces shared by the audit sources.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "stkit/audit/audit.hpp"
+#include "stkit/audit/report.hpp"
 #include "stkit/scan/detect.hpp"
 
 namespace stkit::detail {
@@ -37,9 +40,44 @@ void audit_set_verdict(audit_file& file, file_format format, std::string verdict
 [[nodiscard]] std::string audit_iso_time(int64_t seconds);
 [[nodiscard]] std::string audit_iso_day(int64_t seconds);
 
-// The converter bot's fingerprints in a commit (docs/audit.md).
-[[nodiscard]] bool audit_is_converter_commit(std::string_view message, std::string_view author_name,
-                                             std::string_view author_email) noexcept;
+// Who made a commit that adds safetensors: a `Converted-by: stkit` trailer, else the converter
+// bot's fingerprints (title, author, Co-authored-by trailer), else a developer (docs/audit.md).
+[[nodiscard]] audit_adopter audit_commit_adopter(std::string_view message, std::string_view author_name,
+                                                 std::string_view author_email) noexcept;
+
+// The JSON and CSV keys of adopter counts, in output order: "converter" (the bot; the key predates
+// stkit conversions), "developer", "stkit".
+struct audit_adopter_key {
+    std::string_view key;
+    audit_adopter adopter;
+};
+inline constexpr std::array<audit_adopter_key, audit_adopter_count> audit_adopter_keys = {{
+    {"converter", audit_adopter::converter_bot}, {"developer", audit_adopter::developer}, {"stkit", audit_adopter::stkit}}};
+
+// ---- The report's figures (figures.cpp), computed once so each chart and its CSV twin agree ----
+
+struct audit_quartiles {
+    uint64_t count = 0;
+    int64_t q1 = 0, median = 0, q3 = 0;  // nearest rank: the smallest d with ceil(p * count) values <= d
+};
+
+struct audit_figures {
+    // (a) adoptions per month of the committer date, every month from the first to the last.
+    std::vector<audit_adoption_row> adoptions;
+    // (b) adoptions (all adopters) per year and month, every year from the first to the last.
+    int first_year = 0;
+    std::vector<std::array<uint64_t, 12>> heatmap;
+    // (c) format use by creation month (as in the summary) and by creation year ("unknown" last).
+    std::vector<audit_month_row> share_by_month, share_by_year;
+    // (d) days from first model commit to adoption: bins [days, days + bin_days), per adopter,
+    // and quartiles per adopter (indexed by audit_adopter) and of all adoptions (last).
+    int64_t bin_days = 1;
+    std::vector<audit_days_row> days_bins;
+    std::array<audit_quartiles, audit_adopter_count + 1> days_quartiles{};
+    // (e) repositories per status.
+    std::array<uint64_t, 4> status{};
+};
+[[nodiscard]] audit_figures audit_figures_of(const audit_summary& summary);
 
 // History of one git repository (history.cpp). Errors: audit_git_failed.
 struct audit_git_facts {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "audit/internal.hpp"
 #include "stkit/audit/report.hpp"
 
 namespace stkit {
@@ -27,20 +28,31 @@ ojson family_counts(const std::array<uint64_t, format_family_count>& counts) {
     return out;
 }
 
+ojson adopter_counts(const audit_adopter_counts& counts) {
+    ojson out = ojson::object();
+    for (const auto& [key, adopter] : detail::audit_adopter_keys) out[std::string(key)] = counts[static_cast<std::size_t>(adopter)];
+    return out;
+}
+
 ojson history_json(const audit_history& h) {
     ojson out = ojson::object();
     out["commits"] = h.commits;
     out["first_model_commit"] = optional_value(h.first_model_commit);
+    out["first_model_date"] = optional_value(h.first_model_date);
     if (h.first_safetensors_commit) {
         const audit_commit_ref& c = *h.first_safetensors_commit;
         out["first_safetensors_commit"] =
-            ojson{{"commit", c.commit}, {"date", c.date}, {"author", c.author}, {"by_converter", c.by_converter}};
+            ojson{{"commit", c.commit},       {"date", c.date},
+                  {"author", c.author},       {"by_converter", c.by_converter()},
+                  {"adopted_by", audit_adopter_name(c.adopted_by)}, {"author_date", c.author_date}};
     } else {
         out["first_safetensors_commit"] = nullptr;
     }
     out["days_to_safetensors"] = optional_value(h.days_to_safetensors);
+    out["days_from_first_model"] = optional_value(h.days_from_first_model);
     out["unsafe_removed_after"] = h.unsafe_removed_after;
-    out["safetensors_commits"] = ojson{{"converter", h.converter_commits}, {"developer", h.developer_commits}};
+    out["safetensors_commits"] = ojson{
+        {"converter", h.converter_commits}, {"developer", h.developer_commits}, {"stkit", h.stkit_commits}};
     if (!h.commit_files.empty()) {
         ojson rows = ojson::array();
         for (const audit_commit_files& c : h.commit_files)
@@ -88,9 +100,7 @@ std::string audit_summary_to_json(const audit_summary& s) {
     out["unsafe_covered"] = s.unsafe_covered;
     out["families"] = family_counts(s.families);
     out["commits"] = s.commits;
-    out["adoption"] = ojson{
-        {"repositories", ojson{{"converter", s.adopted_by_converter}, {"developer", s.adopted_by_developer}}},
-        {"commits", ojson{{"converter", s.converter_commits}, {"developer", s.developer_commits}}}};
+    out["adoption"] = ojson{{"repositories", adopter_counts(s.adopted)}, {"commits", adopter_counts(s.adopting_commits)}};
     ojson months = ojson::array();
     for (const audit_month_row& row : s.by_creation_month) {
         ojson share = ojson::object();
@@ -105,17 +115,25 @@ std::string audit_summary_to_json(const audit_summary& s) {
     }
     out["by_creation_month"] = std::move(months);
     ojson adoptions = ojson::array();
-    uint64_t converter = 0, developer = 0;
+    audit_adopter_counts running{};
     for (const audit_adoption_row& row : s.adoptions_by_month) {
-        converter += row.converter;
-        developer += row.developer;
-        adoptions.push_back(ojson{{"month", row.month},
-                                  {"converter", row.converter},
-                                  {"developer", row.developer},
-                                  {"cumulative_converter", converter},
-                                  {"cumulative_developer", developer}});
+        ojson entry{{"month", row.month}};
+        entry.update(adopter_counts(row.adopters));
+        for (const auto& [key, adopter] : detail::audit_adopter_keys) {
+            auto i = static_cast<std::size_t>(adopter);
+            running[i] += row.adopters[i];
+            entry["cumulative_" + std::string(key)] = running[i];
+        }
+        adoptions.push_back(std::move(entry));
     }
     out["adoptions_by_month"] = std::move(adoptions);
+    ojson days = ojson::array();
+    for (const audit_days_row& row : s.adoption_days) {
+        ojson entry{{"days", row.days}};
+        entry.update(adopter_counts(row.adopters));
+        days.push_back(std::move(entry));
+    }
+    out["adoption_days"] = std::move(days);
     return dump(out);
 }
 

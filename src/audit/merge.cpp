@@ -91,10 +91,33 @@ result<audit_file> parse_file(element value, const std::string& where) {
     return file;
 }
 
+// An integer or null; absent is allowed only for fields added after version 1 was published.
+result<std::optional<int64_t>> get_optional_days(object obj, std::string_view key, const std::string& where,
+                                                 bool required) {
+    element value;
+    if (obj[key].get(value) != simdjson::SUCCESS) {
+        if (required) return invalid(where + "." + std::string(key), "missing");
+        return std::optional<int64_t>{};
+    }
+    if (value.is_null()) return std::optional<int64_t>{};
+    int64_t number = 0;
+    if (value.get(number) != simdjson::SUCCESS) return invalid(where + "." + std::string(key), "not an integer");
+    return std::optional<int64_t>(number);
+}
+
+std::optional<audit_adopter> adopter_named(std::string_view name) {
+    for (std::size_t i = 0; i < audit_adopter_count; ++i)
+        if (audit_adopter_name(static_cast<audit_adopter>(i)) == name) return static_cast<audit_adopter>(i);
+    return std::nullopt;
+}
+
 result<audit_history> parse_history(object obj, const std::string& where) {
     audit_history h;
     STKIT_TRY(h.commits, get_count(obj, "commits", where));
     STKIT_TRY(h.first_model_commit, get_optional_string(obj, "first_model_commit", where));
+    if (obj["first_model_date"].error() == simdjson::SUCCESS) {
+        STKIT_TRY(h.first_model_date, get_optional_string(obj, "first_model_date", where));
+    }
     STKIT_TRY(element adoption, field(obj, "first_safetensors_commit", where));
     if (!adoption.is_null()) {
         std::string at = where + ".first_safetensors_commit";
@@ -104,20 +127,34 @@ result<audit_history> parse_history(object obj, const std::string& where) {
         STKIT_TRY(ref.date, get_string(a, "date", at));
         if (ref.date.size() < 7) return invalid(at + ".date", "not an ISO date");
         STKIT_TRY(ref.author, get_string(a, "author", at));
-        STKIT_TRY(ref.by_converter, get_bool(a, "by_converter", at));
+        STKIT_TRY(bool by_converter, get_bool(a, "by_converter", at));
+        // Documents from before stkit conversions have neither adopted_by nor author_date.
+        ref.adopted_by = by_converter ? audit_adopter::converter_bot : audit_adopter::developer;
+        element adopted_by;
+        if (a["adopted_by"].get(adopted_by) == simdjson::SUCCESS) {
+            STKIT_TRY(std::string name, get_string(a, "adopted_by", at));
+            auto known = adopter_named(name);
+            if (!known) return invalid(at + ".adopted_by", "unknown adopter " + name);
+            if ((*known == audit_adopter::converter_bot) != by_converter)
+                return invalid(at + ".adopted_by", "does not match by_converter");
+            ref.adopted_by = *known;
+        }
+        element author_date;
+        if (a["author_date"].get(author_date) == simdjson::SUCCESS) {
+            STKIT_TRY(ref.author_date, get_string(a, "author_date", at));
+        }
         h.first_safetensors_commit = std::move(ref);
     }
-    STKIT_TRY(element days, field(obj, "days_to_safetensors", where));
-    if (!days.is_null()) {
-        int64_t value = 0;
-        if (days.get(value) != simdjson::SUCCESS) return invalid(where + ".days_to_safetensors", "not an integer");
-        h.days_to_safetensors = value;
-    }
+    STKIT_TRY(h.days_to_safetensors, get_optional_days(obj, "days_to_safetensors", where, true));
+    STKIT_TRY(h.days_from_first_model, get_optional_days(obj, "days_from_first_model", where, false));
     STKIT_TRY(h.unsafe_removed_after, get_bool(obj, "unsafe_removed_after", where));
     STKIT_TRY(element counts, field(obj, "safetensors_commits", where));
     STKIT_TRY(object c, get_object(counts, where + ".safetensors_commits"));
     STKIT_TRY(h.converter_commits, get_count(c, "converter", where + ".safetensors_commits"));
     STKIT_TRY(h.developer_commits, get_count(c, "developer", where + ".safetensors_commits"));
+    if (c["stkit"].error() == simdjson::SUCCESS) {
+        STKIT_TRY(h.stkit_commits, get_count(c, "stkit", where + ".safetensors_commits"));
+    }
     element rows;
     if (obj["commit_files"].get(rows) == simdjson::SUCCESS) {
         simdjson::dom::array items;

@@ -31,15 +31,17 @@ void audit_summary_builder::add(const audit_repo& repo) {
     if (repo.history) {
         const audit_history& h = *repo.history;
         t.commits += h.commits;
-        t.converter_commits += h.converter_commits;
-        t.developer_commits += h.developer_commits;
+        t.adopting_commits[static_cast<std::size_t>(audit_adopter::converter_bot)] += h.converter_commits;
+        t.adopting_commits[static_cast<std::size_t>(audit_adopter::developer)] += h.developer_commits;
+        t.adopting_commits[static_cast<std::size_t>(audit_adopter::stkit)] += h.stkit_commits;
         if (h.first_safetensors_commit) {
-            bool bot = h.first_safetensors_commit->by_converter;
-            (bot ? t.adopted_by_converter : t.adopted_by_developer) += 1;
+            auto by = static_cast<std::size_t>(h.first_safetensors_commit->adopted_by);
+            ++t.adopted[by];
             std::string month = h.first_safetensors_commit->date.substr(0, 7);
             audit_adoption_row& row = adoptions_[month];
             row.month = month;
-            (bot ? row.converter : row.developer) += 1;
+            ++row.adopters[by];
+            if (h.days_from_first_model) ++days_[*h.days_from_first_model][by];
         }
     }
 }
@@ -49,6 +51,7 @@ audit_summary audit_summary_builder::finish() const {
     // std::map sorts "unknown" after every "YYYY-MM" (digits sort below letters).
     for (const auto& [month, row] : months_) out.by_creation_month.push_back(row);
     for (const auto& [month, row] : adoptions_) out.adoptions_by_month.push_back(row);
+    for (const auto& [days, counts] : days_) out.adoption_days.push_back(audit_days_row{days, counts});
     return out;
 }
 

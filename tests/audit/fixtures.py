@@ -66,16 +66,25 @@ class Repo:
         return subprocess.run(["git", "-C", self.path, *args], check=True, env=env,
                               capture_output=True, text=True).stdout.strip()
 
-    def commit(self, date, message, who=DEV, files=None, remove=()):
+    @staticmethod
+    def env(who, date, committer_date=None):
+        """Author and committer `who`; the committer date defaults to the author date."""
+        return dict(os.environ, GIT_AUTHOR_NAME=who[0], GIT_AUTHOR_EMAIL=who[1], GIT_AUTHOR_DATE=date,
+                    GIT_COMMITTER_NAME=who[0], GIT_COMMITTER_EMAIL=who[1],
+                    GIT_COMMITTER_DATE=committer_date or date, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
+
+    def commit(self, date, message, who=DEV, files=None, remove=(), committer_date=None):
         for name, data in (files or {}).items():
             write(os.path.join(self.path, name), data)
         for name in remove:
             self.git("rm", "-q", name)
         self.git("add", "-A")
-        env = dict(os.environ, GIT_AUTHOR_NAME=who[0], GIT_AUTHOR_EMAIL=who[1], GIT_AUTHOR_DATE=date,
-                   GIT_COMMITTER_NAME=who[0], GIT_COMMITTER_EMAIL=who[1], GIT_COMMITTER_DATE=date,
-                   GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
-        self.git("commit", "-q", "--allow-empty", "-m", message, env=env)
+        self.git("commit", "-q", "--allow-empty", "-m", message, env=self.env(who, date, committer_date))
+        return self.git("rev-parse", "HEAD")
+
+    def merge(self, date, message, *refs, who=DEV):
+        """A merge commit of the current branch with `refs` (more than one: an octopus)."""
+        self.git("merge", "-q", "--no-ff", "-m", message, *refs, env=self.env(who, date))
         return self.git("rev-parse", "HEAD")
 
 

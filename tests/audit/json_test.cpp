@@ -33,8 +33,12 @@ audit_repo sample_repo(std::string name, bool with_history) {
         audit_history h;
         h.commits = 3;
         h.first_model_commit = std::string(40, '1');
-        h.first_safetensors_commit = audit_commit_ref{std::string(40, '2'), "2022-03-11T10:00:00Z", "A \"B\" <a@b>", true};
+        h.first_model_date = "2022-03-01T00:00:00Z";
+        h.first_safetensors_commit = audit_commit_ref{std::string(40, '2'), "2022-03-11T10:00:00Z", "A \"B\" <a@b>",
+                                                      audit_adopter::stkit, "2022-03-10T23:00:00Z"};
         h.days_to_safetensors = -2;
+        h.days_from_first_model = 10;
+        h.stkit_commits = 2;
         h.unsafe_removed_after = true;
         h.converter_commits = 1;
         h.developer_commits = 4;
@@ -80,6 +84,21 @@ std::string replaced(std::string text, const std::string& from, const std::strin
     return text.replace(at, from.size(), to);
 }
 
+TEST(AuditJson, ReadsDocumentsWrittenBeforeStkitConversions) {
+    // The fields added with the full-history walk are optional on input; the bot flag decides.
+    std::string text = document_text({sample_repo("a", true)}, true);
+    for (const char* field : {",\"first_model_date\":\"2022-03-01T00:00:00Z\"", ",\"adopted_by\":\"stkit\"",
+                              ",\"author_date\":\"2022-03-10T23:00:00Z\"", ",\"days_from_first_model\":10", ",\"stkit\":2"})
+        text = replaced(text, field, "");
+    text = replaced(text, "\"by_converter\":false", "\"by_converter\":true");
+    auto parsed = audit_json_parse(text);
+    ASSERT_TRUE(parsed.ok()) << parsed.error().to_string();
+    const audit_history& h = *parsed->repos[0].history;
+    EXPECT_EQ(h.first_safetensors_commit->adopted_by, audit_adopter::converter_bot);
+    EXPECT_FALSE(h.days_from_first_model.has_value());
+    EXPECT_EQ(h.stkit_commits, 0u);
+}
+
 TEST(AuditJson, RefusesMalformedDocuments) {
     std::string good = document_text({sample_repo("a", true)}, true);
     expect_invalid(good.substr(0, good.size() / 2), "$");
@@ -91,7 +110,11 @@ TEST(AuditJson, RefusesMalformedDocuments) {
     expect_invalid(replaced(good, "\"format\":\"safetensors\"", "\"format\":\"bogus\""), "$.repos[a].files[].format");
     expect_invalid(replaced(good, "\"status\":\"mixed\"", "\"status\":\"safe\""), "$.repos[a].status");
     expect_invalid(replaced(good, "\"commits\":3", "\"commits\":\"3\""), "$.repos[a].history.commits");
-    expect_invalid(replaced(good, "\"by_converter\":true", "\"by_converter\":1"), "first_safetensors_commit.by_converter");
+    expect_invalid(replaced(good, "\"by_converter\":false", "\"by_converter\":1"), "first_safetensors_commit.by_converter");
+    expect_invalid(replaced(good, "\"adopted_by\":\"stkit\"", "\"adopted_by\":\"robot\""), "first_safetensors_commit.adopted_by");
+    // by_converter is kept for readers of the bot-only field; it must agree with adopted_by.
+    expect_invalid(replaced(good, "\"by_converter\":false", "\"by_converter\":true"), "first_safetensors_commit.adopted_by");
+    expect_invalid(replaced(good, "\"days_from_first_model\":10", "\"days_from_first_model\":\"10\""), "days_from_first_model");
     expect_invalid(replaced(good, "\"repo\":\"a\"", "\"repository\":\"a\""), "$.repos.repo");
     expect_invalid(replaced(good, "\"lfs_pointer\":true", "\"lfs_pointer\":null"), "lfs_pointer");
     expect_invalid(std::string(100000, '[') + std::string(100000, ']'), "$");  // depth limit, no crash

@@ -116,17 +116,35 @@ TEST(AuditCovered, TransformersShardsDiffusersAndPlainNames) {
     EXPECT_TRUE(audit_unsafe_covered({}));
 }
 
-TEST(AuditConverter, MessageTrailerOrAuthor) {
-    using detail::audit_is_converter_commit;
-    EXPECT_TRUE(audit_is_converter_commit("Adding `safetensors` variant of this model (#3)", "Jo", "jo@x"));
-    EXPECT_FALSE(audit_is_converter_commit("Fix: Adding `safetensors` variant of this model", "Jo", "jo@x"));
-    EXPECT_TRUE(audit_is_converter_commit(
-        "Upload\n\nCo-authored-by: Safetensors convertbot <SFconvertbot@users.noreply.huggingface.co>\n", "Jo", "jo@x"));
-    EXPECT_TRUE(audit_is_converter_commit("Upload\n\nco-authored-by: SF <sfconvertbot@hf.co>", "Jo", "jo@x"));
-    EXPECT_FALSE(audit_is_converter_commit("Upload\n\nCo-authored-by: Ann <ann@x>", "Jo", "jo@x"));
-    EXPECT_TRUE(audit_is_converter_commit("Upload", "SFconvertbot", "bot@x"));
-    EXPECT_TRUE(audit_is_converter_commit("Upload", "Someone", "SFconvertbot@users.noreply.huggingface.co"));
-    EXPECT_FALSE(audit_is_converter_commit("Upload safetensors", "Jo", "jo@x"));
+TEST(AuditConverter, TitleTrailerOrExactAccount) {
+    auto by = [](std::string_view message, std::string_view name, std::string_view email) {
+        return detail::audit_commit_adopter(message, name, email);
+    };
+    constexpr auto bot = audit_adopter::converter_bot, dev = audit_adopter::developer, tool = audit_adopter::stkit;
+    // The pull-request title anywhere in the message (a merge commit quoting it counts too).
+    EXPECT_EQ(by("Adding `safetensors` variant of this model (#3)", "Jo", "jo@x"), bot);
+    EXPECT_EQ(by("Merge pull request #2\n\nAdding `safetensors` variant of this model", "Jo", "jo@x"), bot);
+    EXPECT_EQ(by("Adding safetensors variant of this model", "Jo", "jo@x"), dev);  // no backquotes
+    // Co-authored-by: the bot's exact name or e-mail (the e-mail in any case), nothing looser.
+    EXPECT_EQ(by("Upload\n\nCo-authored-by: Safetensors convertbot <SFconvertbot@users.noreply.huggingface.co>\n",
+                 "Jo", "jo@x"), bot);
+    EXPECT_EQ(by("Upload\n\nco-authored-by: SFconvertbot <other@x>", "Jo", "jo@x"), bot);
+    EXPECT_EQ(by("Upload\n\nco-authored-by: SF <sfconvertbot@users.noreply.huggingface.co>", "Jo", "jo@x"), bot);
+    EXPECT_EQ(by("Upload\n\nco-authored-by: SF <sfconvertbot@hf.co>", "Jo", "jo@x"), dev);
+    EXPECT_EQ(by("Upload\n\nCo-authored-by: SFconvertbot2 <x@y>", "Jo", "jo@x"), dev);
+    EXPECT_EQ(by("Upload\n\nCo-authored-by: Ann <ann@x>", "Jo", "jo@x"), dev);
+    // The author: exact name or e-mail.
+    EXPECT_EQ(by("Upload", "SFconvertbot", "bot@x"), bot);
+    EXPECT_EQ(by("Upload", "Someone", "SFconvertbot@users.noreply.huggingface.co"), bot);
+    EXPECT_EQ(by("Upload", "sfconvertbot-fan", "fan@x"), dev);
+    EXPECT_EQ(by("Upload safetensors", "Jo", "jo@x"), dev);
+    // stkit convert --commit: the bot's title and the trailer; the trailer wins, even over the bot's account.
+    EXPECT_EQ(by("Adding `safetensors` variant of this model\n\nConverted-by: stkit 0.4.0\n", "Jo", "jo@x"), tool);
+    EXPECT_EQ(by("Convert\n\nconverted-by: stkit\n", "SFconvertbot", "x@y"), tool);
+    EXPECT_EQ(by("Adding `safetensors` variant of this model\n\nConverted-by: other-tool 1.0\n", "Jo", "jo@x"), bot);
+    EXPECT_EQ(by("Convert\n\nConverted-by: stkitten 1.0\n", "Jo", "jo@x"), dev);
+    EXPECT_EQ(audit_adopter_name(tool), "stkit");
+    EXPECT_EQ(audit_adopter_name(bot), "converter-bot");
 }
 
 TEST(AuditClassify, LfsPointersByNameOnly) {

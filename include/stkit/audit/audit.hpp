@@ -2,8 +2,8 @@
 //
 // An audit walks a folder tree, finds the repositories in it, classifies every model file of each
 // by content (stkit/scan/detect.hpp) and by safety verdict (stkit/scan/scan.hpp), and optionally
-// walks each repository's git history (first-parent from HEAD, libgit2) to find when safetensors
-// was adopted and by whom. docs/audit.md describes every output field and rule; in short:
+// walks each repository's git history (every commit reachable from HEAD, libgit2) to find when
+// safetensors was adopted and by whom. docs/audit.md describes every output field and rule; in short:
 //
 //   repository   the shallowest folder on a path that is a git repository (holds `.git`) or that
 //                directly holds a model file (a plain snapshot, e.g. a Hub cache snapshots/<rev>/).
@@ -66,27 +66,40 @@ struct audit_file {
 
 // ---- History ----
 
+// Who adopted safetensors in a commit (docs/audit.md, "by_converter" and "stkit conversions"):
+// a `Converted-by: stkit <version>` trailer makes it `stkit` (even under the bot's title); else the
+// Hub conversion bot's title, author or Co-authored-by trailer makes it `converter_bot`.
+enum class audit_adopter : uint8_t { developer, converter_bot, stkit };
+inline constexpr std::size_t audit_adopter_count = 3;
+// "developer", "converter-bot", "stkit".
+[[nodiscard]] std::string_view audit_adopter_name(audit_adopter adopter) noexcept;
+
 struct audit_commit_ref {
     std::string commit;        // 40 hex digits
-    std::string date;          // author date, UTC, "YYYY-MM-DDTHH:MM:SSZ"
+    std::string date;          // committer date, UTC, "YYYY-MM-DDTHH:MM:SSZ": what every figure uses
     std::string author;        // "Name <email>"
-    bool by_converter = false;
+    audit_adopter adopted_by = audit_adopter::developer;
+    std::string author_date;   // author date, UTC, same form (recorded, not used by the figures)
+    [[nodiscard]] bool by_converter() const noexcept { return adopted_by == audit_adopter::converter_bot; }
 };
 
 struct audit_commit_files {    // one commit's model files (only with audit_options::commit_files)
     std::string commit;
-    std::string date;
+    std::string date;          // committer date
     std::vector<std::string> files;  // "path:format"
 };
 
 struct audit_history {
-    uint64_t commits = 0;                          // first-parent commits reachable from HEAD
-    std::optional<std::string> first_model_commit; // oldest commit holding any model file
-    std::optional<audit_commit_ref> first_safetensors_commit;
-    std::optional<int64_t> days_to_safetensors;    // floor((adoption - first commit) / 1 day)
-    bool unsafe_removed_after = false;  // an unsafe model file present at adoption was later deleted
+    uint64_t commits = 0;                          // commits walked (all reachable, or first-parent)
+    std::optional<std::string> first_model_commit; // earliest commit adding or changing a model file
+    std::optional<std::string> first_model_date;   // its committer date
+    std::optional<audit_commit_ref> first_safetensors_commit;  // the adoption
+    std::optional<int64_t> days_to_safetensors;    // floor((adoption - earliest commit) / 1 day)
+    std::optional<int64_t> days_from_first_model;  // floor((adoption - first model commit) / 1 day)
+    bool unsafe_removed_after = false;  // an unsafe model file of the adoption's tree is gone at HEAD
     uint64_t converter_commits = 0;     // commits adding a safetensors file, by the converter bot
     uint64_t developer_commits = 0;     // ... by anyone else
+    uint64_t stkit_commits = 0;         // ... by `stkit convert --commit`
     std::vector<audit_commit_files> commit_files;
 };
 
@@ -99,7 +112,7 @@ struct audit_repo {
     bool git = false;
     repo_status status = repo_status::no_model;
     bool unsafe_covered = true;    // every unsafe weights file has a safetensors counterpart
-    std::optional<std::string> created;  // "YYYY-MM-DD": first commit, or oldest model file mtime
+    std::optional<std::string> created;  // "YYYY-MM-DD": earliest commit (committer date), or oldest model file mtime
     std::vector<audit_file> files;       // model files, sorted by path
     std::optional<audit_history> history;
     std::optional<std::string> failure;  // error text when the repository could not be audited
@@ -118,6 +131,8 @@ struct audit_shard {
 
 struct audit_options {
     bool history = false;
+    // Walk only the first-parent chain from HEAD (the behaviour before every reachable commit was).
+    bool first_parent = false;
     bool commit_files = false;  // keep per-commit model-file lists (history.commit_files)
     unsigned jobs = 1;
     std::optional<audit_shard> shard;

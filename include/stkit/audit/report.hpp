@@ -12,6 +12,7 @@
 // unsharded run would have written.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -32,10 +33,17 @@ struct audit_month_row {
     std::array<uint64_t, format_family_count> families{};  // of those, how many use each family
 };
 
+// Counts per adopter, indexed by audit_adopter (developer, converter_bot, stkit).
+using audit_adopter_counts = std::array<uint64_t, audit_adopter_count>;
+
 struct audit_adoption_row {
-    std::string month;  // month of the adoption commit
-    uint64_t converter = 0;
-    uint64_t developer = 0;
+    std::string month;  // month of the adoption commit's committer date
+    audit_adopter_counts adopters{};
+};
+
+struct audit_days_row {
+    int64_t days = 0;   // history.days_from_first_model
+    audit_adopter_counts adopters{};
 };
 
 struct audit_summary {
@@ -47,12 +55,11 @@ struct audit_summary {
     uint64_t unsafe_covered = 0;  // repositories with unsafe weights, all of them covered
     std::array<uint64_t, format_family_count> families{};  // repositories using each family
     uint64_t commits = 0;
-    uint64_t adopted_by_converter = 0;                   // repositories
-    uint64_t adopted_by_developer = 0;
-    uint64_t converter_commits = 0;                      // commits adding safetensors files
-    uint64_t developer_commits = 0;
+    audit_adopter_counts adopted{};                      // repositories, by who adopted safetensors
+    audit_adopter_counts adopting_commits{};             // commits adding safetensors files, by whom
     std::vector<audit_month_row> by_creation_month;      // sorted, "unknown" last
-    std::vector<audit_adoption_row> adoptions_by_month;  // sorted
+    std::vector<audit_adoption_row> adoptions_by_month;  // sorted, months with adoptions only
+    std::vector<audit_days_row> adoption_days;           // sorted by days, days with adoptions only
 };
 
 // Accumulates the summary one repository at a time, keeping only counters.
@@ -65,6 +72,7 @@ private:
     audit_summary totals_;
     std::map<std::string, audit_month_row> months_;
     std::map<std::string, audit_adoption_row> adoptions_;
+    std::map<int64_t, audit_adopter_counts> days_;
 };
 
 // ---- JSON ----
@@ -134,21 +142,27 @@ private:
 
 // ---- HTML ----
 
-// Collects the small table rows of the page (at most `max_rows` repositories are listed).
+// Collects what the page needs beyond the summary: the most telling repositories (at most
+// `max_rows`: unsafe first, then mixed with uncovered unsafe weights, mixed, safe, no-model; more
+// model files first; then by path), so memory and page size stay bounded whatever the audit's size.
 class audit_html_writer {
 public:
-    explicit audit_html_writer(std::size_t max_rows = 500) : max_rows_(max_rows) {}
+    explicit audit_html_writer(std::size_t max_rows = 200) : max_rows_(max_rows) {}
     void add(const audit_repo& repo);
-    // Renders the self-contained page (inline SVG and CSS, no scripts, no network).
+    // Renders the self-contained page (inline SVG and CSS, no scripts, no network): the charts of
+    // docs/audit.md ("The report"), each drawn from audit_summary alone, and the table.
     [[nodiscard]] std::string render(const audit_summary& summary) const;
     [[nodiscard]] result<void> write(const std::filesystem::path& destination, bool overwrite,
                                      const audit_summary& summary) const;
 
-private:
     struct row {
         std::string repo, status, created, adoption;
         std::size_t files = 0;
+        int rank = 0;  // 0 is the most telling
     };
+
+private:
+    void trim();
     std::size_t max_rows_;
     std::size_t total_ = 0;
     std::vector<row> rows_;
