@@ -1,5 +1,5 @@
 """Whole models (`torch.save(model)`) convert to exactly `model.state_dict()` without running
-anything: Sequential MLP, TransformerEncoder, tied embeddings, buffers (one non-persistent),
+anything: Sequential MLP, TransformerEncoder, a CNN with BatchNorm, an LSTM, tied embeddings, buffers (one non-persistent),
 ParameterList/ParameterDict, a user's classes from a helper module and from __main__, nested
 containers, legacy and zip formats, protocol 1. Each is compared bit for bit with the state_dict()
 of the real torch.load(weights_only=False) of the file the test made. Bare tensors and lists or

@@ -108,6 +108,8 @@ def make_whole_models(folder):
         "buffers": Buffers(),
         "user_module": helper_module(folder).Encoder(),
         "bf16": nn.Sequential(nn.Linear(3, 5), nn.Tanh()).to(torch.bfloat16),
+        "cnn": nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(), nn.Linear(8, 2)),
+        "lstm": nn.LSTM(4, 8, num_layers=2, bidirectional=True),
         "wrapped": {"model": mlp, "epoch": 3},  # a model inside a checkpoint dict
     }
     made = {}
