@@ -105,7 +105,8 @@ probe_file = whole_models.make_payload_models(os.path.join(work, "probe"), probe
 subprocess.run([sys.executable, "-c", "import sys, torch; torch.load(sys.argv[1], weights_only=False)", probe_file],
                capture_output=True, cwd=work)
 check(os.path.exists(probe), "payload: the file really runs its command under torch.load")
-expected_global = {"payload": "posix.system", "payload_legacy": "posix.system", "popen_class": "subprocess.Popen"}
+expected_global = {"payload": "posix.system", "payload_legacy": "posix.system", "popen_class": "subprocess.Popen",
+                   "popen_class_protocol1": "subprocess.Popen"}
 for label, path in payloads.items():
     output = path + ".safetensors"
     code, out, err = stkit("convert", path, "-o", output, "--json")

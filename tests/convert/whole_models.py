@@ -150,7 +150,8 @@ class Payload:
 
 def make_payload_models(folder, marker):
     """Whole models carrying a REDUCE of os.system in a module's __dict__ (zip and legacy), and one
-    whose class is subprocess.Popen (instantiated the way pickle makes any object)."""
+    whose class is subprocess.Popen (instantiated the way pickle makes any object: NEWOBJ, and
+    copyreg._reconstructor with protocol 1)."""
     os.makedirs(folder, exist_ok=True)
     made = {}
     model = nn.Sequential(nn.Linear(2, 2))
@@ -171,6 +172,9 @@ def make_payload_models(folder, marker):
     try:
         made["popen_class"] = os.path.join(folder, "popen_class.pt")
         torch.save(nn.Sequential(Popen()), made["popen_class"])
+        # Protocol 1: created by copyreg._reconstructor(subprocess.Popen, object, None).
+        made["popen_class_protocol1"] = os.path.join(folder, "popen_class_protocol1.pt")
+        torch.save(nn.Sequential(Popen()), made["popen_class_protocol1"], pickle_protocol=1)
     finally:
         subprocess.Popen = original
     return made

@@ -129,6 +129,9 @@ TEST(dangerous, whole_model_imports) {
     EXPECT_EQ(popen->global, "subprocess.Popen");
     EXPECT_EQ(popen->offset, 3u);
     EXPECT_EQ(popen->match.category, danger_category::process);
+    auto reconstructed = dangerous_in("ccopy_reg\n_reconstructor\n(csubprocess\nPopen\nc__builtin__\nobject\nNtR.");
+    ASSERT_TRUE(reconstructed.has_value());
+    EXPECT_EQ(reconstructed->global, "subprocess.Popen");
     auto through_main = dangerous_in("\x80\x02" "c__main__\nos.system\n.");
     ASSERT_TRUE(through_main.has_value());
     EXPECT_EQ(through_main->global, "__main__.os.system");

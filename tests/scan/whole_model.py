@@ -50,7 +50,8 @@ for label, path in bare.items():
     if report["verdict"] != "safe":
         failures.append(f"{label}: {report['verdict']} {json.dumps(report['findings'])[:1500]}")
 
-expected = {"payload": "posix", "payload_legacy": "posix", "popen_class": "subprocess"}
+expected = {"payload": "posix", "payload_legacy": "posix", "popen_class": "subprocess",
+            "popen_class_protocol1": "subprocess"}
 for label, path in payloads.items():
     report = scan(path)
     modules = {f.get("module") for f in report["findings"] if f["severity"] == "dangerous"}
