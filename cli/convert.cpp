@@ -5,6 +5,7 @@
 #include <string>
 
 #include <fmt/core.h>
+#include <fmt/ranges.h>
 
 #include "command.hpp"
 #include "progress.hpp"
@@ -37,6 +38,8 @@ void print_report(const convert::convert_report& report) {
     }
     fmt::print("source format: {}{}\n", report.source_format,
                report.unwrapped.empty() ? "" : ", unwrapped '" + report.unwrapped + "'");
+    if (!report.model_classes.empty())
+        fmt::print("model classes: {}\n", fmt::join(report.model_classes, ", "));
     for (const auto& alias : report.aliases)
         fmt::print("alias dropped: {} (same data as {})\n", alias.alias, alias.kept);
     for (const auto& entry : report.non_tensors)

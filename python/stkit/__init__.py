@@ -47,7 +47,8 @@ def convert(path: PathLike, output: Optional[PathLike] = None, *, overwrite: boo
     Returns:
         `Dict[str, Any]`: the report `stkit convert --json` prints: `outputs` (path, source, tensors,
         tensor_bytes, file_bytes), `source_format`, `tensors_written`, `tensor_bytes`, `aliases` (tied
-        weights written once), `non_tensors`, `unwrapped`, `verified`.
+        weights written once), `non_tensors`, `unwrapped`, `model_classes` (whole models: the
+        classes needed to rebuild one), `verified`.
 
     Raises:
         UnsafeCheckpointError: the pickle imports a global outside the allowlist (its `name` is the

@@ -1,4 +1,5 @@
 // The conversion driver: plan, write, verify, commit — for one file or a transformers folder.
+#include <algorithm>
 #include "stkit/convert/convert.hpp"
 
 #include <fcntl.h>
@@ -84,6 +85,10 @@ void add_to_report(const planned_file& planned, const detail::written_output& wr
     report.non_tensors.insert(report.non_tensors.end(), planned.plan.others.begin(),
                               planned.plan.others.end());
     if (report.unwrapped.empty()) report.unwrapped = planned.plan.unwrapped;
+    for (const std::string& type : planned.plan.model_classes)
+        if (std::find(report.model_classes.begin(), report.model_classes.end(), type) ==
+            report.model_classes.end())
+            report.model_classes.push_back(type);
 }
 
 // Runs `work` on a thread of its own, or here when no thread can be started (the result is the

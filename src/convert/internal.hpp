@@ -17,8 +17,11 @@ namespace stkit::convert::detail {
 // Bytes swapped together when converting big-endian data (a C64 is two F32 halves).
 [[nodiscard]] unsigned swap_unit(dtype type) noexcept;
 
-// Runs one pickle in restricted mode. On a refusal, the pickle is run again in analysis mode so the
-// error's detail lists *every* global outside the allowlist with its offset, not only the first.
+// Runs one pickle in restricted mode. When a global is refused, runs it again as a whole model
+// (machine_options::whole_model), refusing any global on the dangerous list; when that is refused
+// too, its refusal is returned unless the first refused global is itself dangerous. Otherwise the
+// pickle is run again in analysis mode so the error's detail lists *every* global outside the
+// allowlist with its offset, not only the first.
 [[nodiscard]] result<pickle::pickle_run> run_restricted(std::span<const std::byte> data,
                                                        uint64_t base_offset,
                                                        const pickle::pickle_limits& limits);

@@ -17,6 +17,7 @@ std::string convert_report_json(const convert_report& report) {
         out["outputs"].push_back({{"path", file.path.string()}, {"source", file.source.string()},
                                   {"tensors", file.tensors}, {"tensor_bytes", file.tensor_bytes},
                                   {"file_bytes", file.file_bytes}});
+    out["model_classes"] = report.model_classes;
     out["aliases"] = nlohmann::json::array();
     for (const auto& alias : report.aliases)
         out["aliases"].push_back({{"alias", alias.alias}, {"kept", alias.kept}});

@@ -1,11 +1,13 @@
 // From the restricted machine's nodes to named tensors and listed non-tensor values.
 // See stkit/convert/checkpoint.hpp for the structure rules.
 #include <charconv>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "convert/internal.hpp"
 #include "stkit/pickle/allowlist.hpp"
+#include "stkit/scan/dangerous.hpp"
 
 namespace stkit::convert::detail {
 namespace {
@@ -38,6 +40,7 @@ std::string_view kind_name(node_kind kind) noexcept {
         case node_kind::torch_dtype: return "torch.dtype";
         case node_kind::device: return "torch.device";
         case node_kind::persistent: return "persistent";
+        case node_kind::object: return "object";
     }
     return "unknown";
 }
@@ -70,7 +73,17 @@ std::string render(const node& value) {
 }
 
 bool is_container(node_kind kind) noexcept {
-    return kind == node_kind::dict || kind == node_kind::list || kind == node_kind::tuple;
+    return kind == node_kind::dict || kind == node_kind::list || kind == node_kind::tuple ||
+           kind == node_kind::object;
+}
+
+// The value of a string key of a dict node, or no_node.
+node_id dict_get(const pickle_run& run, const node& dict, std::string_view key) {
+    for (std::size_t i = 0; i + 1 < dict.items.size(); i += 2) {
+        const node& name = run.nodes[dict.items[i]];
+        if (name.kind == node_kind::string && name.text == key) return dict.items[i + 1];
+    }
+    return pickle::no_node;
 }
 
 class walker {
@@ -80,10 +93,15 @@ public:
 
     result<void> walk_root() {
         STKIT_TRY(const node* root, at(run_.root, 0));
+        // torch.save(tensor) and torch.save([tensors]): the names a state dict would not have.
+        if (root->kind == node_kind::tensor) return add_tensor(*root, "tensor");
+        if (root->kind == node_kind::list || root->kind == node_kind::tuple ||
+            root->kind == node_kind::object)
+            return walk(run_.root, "", 0);
         if (root->kind != node_kind::dict)
             return make_error(error_code::cv_invalid_checkpoint,
                               "the pickled object is a " + std::string(kind_name(root->kind)) +
-                                  ", not a dict of tensors",
+                                  ", not a dict of tensors, a tensor, a list of tensors or a model",
                               root->offset);
         node_id nested = no_state_dict();
         if (nested == pickle::no_node) return walk(run_.root, "", 0);
@@ -99,6 +117,9 @@ public:
         }
         return walk(nested, "", 0);
     }
+
+    // The model's classes, sorted: what a user needs to rebuild it.
+    [[nodiscard]] std::vector<std::string> classes() const { return {classes_.begin(), classes_.end()}; }
 
 private:
     result<const node*> at(node_id id, uint64_t offset) const {
@@ -157,6 +178,7 @@ private:
     result<void> walk(node_id id, const std::string& path, unsigned depth) {
         STKIT_TRY(const node* value, at(id, 0));
         if (value->kind == node_kind::tensor) return add_tensor(*value, path);
+        if (value->kind == node_kind::object) return walk_object(id, path, depth);
         STKIT_TRY(bool tensors, holds_tensors(id, depth));
         if (!tensors) {
             if (path.empty()) return {};  // an empty root; cv_no_tensors follows
@@ -180,6 +202,104 @@ private:
             for (std::size_t i = 0; i < value->items.size(); ++i)
                 STKIT_TRY_VOID(walk(value->items[i], join(path, std::to_string(i)), depth + 1));
         }
+        walking_.pop_back();
+        return {};
+    }
+
+    // A module's state as pickled from its __dict__: dicts _parameters, _buffers and _modules.
+    struct module_state {
+        const node* dict = nullptr;
+        node_id parameters = pickle::no_node, buffers = pickle::no_node, modules = pickle::no_node;
+    };
+    std::optional<module_state> module_of(const node& object) const {
+        if (object.kind != node_kind::object || object.items.size() < 2) return std::nullopt;
+        module_state out;
+        out.dict = &run_.nodes[object.items[1]];
+        out.parameters = dict_get(run_, *out.dict, "_parameters");
+        out.buffers = dict_get(run_, *out.dict, "_buffers");
+        out.modules = dict_get(run_, *out.dict, "_modules");
+        for (node_id member : {out.parameters, out.buffers, out.modules})
+            if (member == pickle::no_node || run_.nodes[member].kind != node_kind::dict) return std::nullopt;
+        return out;
+    }
+
+    std::string class_of(const node& object) const {
+        const node& cls = run_.nodes[object.items[0]];
+        return cls.text + "." + cls.name;
+    }
+
+    // A whole model's module: exactly what Module.state_dict() gathers (torch/nn/modules/module.py
+    // _save_to_state_dict, then each child under "name."): parameters that are not None, then
+    // buffers that are not None and not in _non_persistent_buffers_set, then the submodules, in
+    // their dicts' order. Other attributes are not state and are not listed. An object that is not
+    // a module is listed as a value that is not converted.
+    result<void> walk_object(node_id id, const std::string& path, unsigned depth) {
+        const node& object = run_.nodes[id];
+        const std::string type = class_of(object);
+        auto module = module_of(object);
+        if (!module) {
+            if (path.empty())
+                return make_error(error_code::cv_invalid_checkpoint,
+                                  "the pickled object is an instance of " + type +
+                                      ", not a module (no _parameters, _buffers and _modules)",
+                                  object.offset);
+            STKIT_TRY(bool tensors, holds_tensors(id, depth));
+            out_.others.push_back({path, "object", "instance of " + type +
+                                                       (tensors ? ", holds tensors, not converted" : "")});
+            return {};
+        }
+        auto invalid = [&](std::string why, uint64_t offset, const std::string& name) {
+            return error{error_code::cv_invalid_checkpoint, std::move(why), offset, name, {}};
+        };
+        if (depth > max_walk_depth || walking_.size() > max_walk_depth)
+            return invalid("modules nested too deeply", object.offset, path);
+        for (node_id open : walking_)
+            if (open == id) return invalid("a module contains itself", object.offset, path);
+        // state_dict() runs these hooks on its result: what they would do is code, not data.
+        for (std::string_view hooks : {"_state_dict_hooks", "_state_dict_pre_hooks"}) {
+            node_id registered = dict_get(run_, *module->dict, hooks);
+            if (registered != pickle::no_node && !run_.nodes[registered].items.empty())
+                return invalid("module " + type + " has " + std::string(hooks) +
+                                   ": its state_dict() runs them, which only running the code can show",
+                               object.offset, path);
+        }
+        std::set<std::string> transient;
+        node_id non_persistent = dict_get(run_, *module->dict, "_non_persistent_buffers_set");
+        if (non_persistent != pickle::no_node && run_.nodes[non_persistent].kind == node_kind::set)
+            for (node_id name : run_.nodes[non_persistent].items)
+                if (run_.nodes[name].kind == node_kind::string) transient.insert(run_.nodes[name].text);
+        classes_.insert(type);
+        walking_.push_back(id);
+        // Each entry of one of the three dicts that is not None, as (key, node, dotted name).
+        auto entries = [&](node_id dict, node_kind want, const char* what, auto&& take) -> result<void> {
+            const node& members = run_.nodes[dict];
+            for (std::size_t i = 0; i + 1 < members.items.size(); i += 2) {
+                STKIT_TRY(std::string key, key_text(members.items[i], path));
+                const node& member = run_.nodes[members.items[i + 1]];
+                std::string name = join(path, key);
+                if (member.kind == node_kind::none) continue;
+                if (member.kind != want || (want == node_kind::object && !module_of(member)))
+                    return invalid(std::string(what) + " is " +
+                                       (member.kind == node_kind::object ? "an instance of " + class_of(member)
+                                                                         : "a " + std::string(kind_name(member.kind))),
+                                   member.offset, name);
+                STKIT_TRY_VOID(take(key, members.items[i + 1], name));
+            }
+            return {};
+        };
+        STKIT_TRY_VOID(entries(module->parameters, node_kind::tensor, "parameter",
+                               [&](const std::string&, node_id member, const std::string& name) {
+                                   return add_tensor(run_.nodes[member], name);
+                               }));
+        STKIT_TRY_VOID(entries(module->buffers, node_kind::tensor, "buffer",
+                               [&](const std::string& key, node_id member, const std::string& name) {
+                                   return transient.count(key) ? result<void>{}
+                                                               : add_tensor(run_.nodes[member], name);
+                               }));
+        STKIT_TRY_VOID(entries(module->modules, node_kind::object, "submodule",
+                               [&](const std::string&, node_id member, const std::string& name) {
+                                   return walk_object(member, name, depth + 1);
+                               }));
         walking_.pop_back();
         return {};
     }
@@ -235,6 +355,7 @@ private:
     checkpoint& out_;
     std::vector<uint8_t> state_;  // holds_tensors: 0 unknown, 1 visiting, 2 no, 3 yes
     std::vector<node_id> walking_;
+    std::set<std::string> classes_;
 };
 
 bool is_refusal(error_code code) noexcept {
@@ -278,9 +399,32 @@ result<pickle::pickle_run> run_restricted(std::span<const std::byte> data, uint6
     auto run = pickle::run_pickle(data, options);
     if (run.ok() || !is_refusal(run.error().code)) return run;
     error refusal = std::move(run).error();
+    // torch.save(model): the global refused may be a module's class. Rebuild the model; when that
+    // too is refused, its refusal (a call, or a class not instantiated as a module) names the
+    // offender better than the first class does.
+    std::optional<error> model_refusal;
+    if (refusal.code == error_code::pk_global_refused) {
+        options.whole_model = true;
+        auto model = pickle::run_pickle(data, options);
+        options.whole_model = false;
+        if (model.ok()) {
+            // Classes stay opaque, but one the dangerous list names is refused all the same (an
+            // instance of subprocess.Popen, a reference to os.system).
+            if (auto danger = first_dangerous_import(*model))
+                return make_error(error_code::pk_global_refused,
+                                  "on the dangerous list (" + danger->match.matched + ": " +
+                                      std::string(danger->match.reason) + ")",
+                                  danger->offset, danger->global);
+            return model;
+        }
+        if (is_refusal(model.error().code)) model_refusal = std::move(model).error();
+    }
     options.mode = pickle::machine_mode::analysis;
     auto analysis = pickle::run_pickle(data, options);
-    if (!analysis.ok()) return refusal;
+    if (!analysis.ok()) return model_refusal ? *model_refusal : refusal;
+    // A refused global that is itself on the dangerous list is the offender, whatever follows.
+    auto danger = first_dangerous_import(*analysis);
+    if (model_refusal && !(danger && danger->offset == refusal.offset)) return *model_refusal;
     std::string listed;
     std::size_t count = 0;
     for (const pickle::event& seen : analysis->events) {
@@ -302,6 +446,7 @@ result<void> collect_torch_tensors(const pickle::pickle_run& run, const storage_
     out.pickle_protocol = run.protocol;
     walker walk(run, resolve, out);
     STKIT_TRY_VOID(walk.walk_root());
+    out.model_classes = walk.classes();
     return finish_plan(out);
 }
 

@@ -24,6 +24,7 @@ constexpr detail::allow_entry allowlist[] = {
     {"torch", "device", ag::torch_device, ts::unknown},
     {"torch.serialization", "_get_layout", ag::get_layout, ts::unknown},
     {"_codecs", "encode", ag::codecs_encode, ts::unknown},
+    {"builtins", "set", ag::set, ts::unknown},
     // Storage classes, as persistent ids name them; the element type is the storage's.
     {"torch", "FloatStorage", ag::storage_class, ts::float32},
     {"torch", "HalfStorage", ag::storage_class, ts::float16},

@@ -2,6 +2,7 @@
 //
 //   machine.cpp       the opcode loop: stack, marks, memo, frames, limits, events
 //   torch_objects.cpp what the allowlisted callables, persistent ids and BUILDs make
+//   whole_model.cpp   the objects of whole-model pickles (opaque classes, never called)
 //   allowlist.cpp     the allowlist table, torch element types, protocol < 3 renames
 //   compat_names.cpp  CPython's _compat_pickle tables
 #pragma once
@@ -98,6 +99,19 @@ private:
     [[nodiscard]] result<node_id> storage_from(node_id pid);
     [[nodiscard]] result<void> build(node_id target, node_id state);
     [[nodiscard]] const node* text_like(node_id id) const noexcept;
+
+    // --- whole models (whole_model.cpp) ---
+    [[nodiscard]] bool is_reconstructor(node_id callee) const noexcept;
+    [[nodiscard]] bool is_opaque_class(node_id cls) const noexcept;
+    [[nodiscard]] std::string class_name(node_id object) const;
+    // copyreg._reconstructor(cls, builtins.object, None): protocols 0 and 1.
+    [[nodiscard]] result<node_id> reconstruct(node_id arguments);
+    // NEWOBJ cls (): protocol 2 and later.
+    [[nodiscard]] result<node_id> new_object(node_id cls, node_id arguments);
+    // The class of a legacy file's ('module', cls, source_file, source) persistent id, or no_node.
+    [[nodiscard]] node_id legacy_module_class(node_id pid) const noexcept;
+    // BUILD on an object: its __dict__, once.
+    [[nodiscard]] result<void> build_object(node_id target, node_id state);
     [[nodiscard]] bool int_tuple(node_id id, std::vector<int64_t>& out) const;
 
     const machine_options& options_;

@@ -255,7 +255,8 @@ result<node_id> machine::resolve_global(std::string_view module, std::string_vie
     }
     run.events.push_back({event_kind::import, value.text, value.name, opcode_offset_});
     allowed_global kind = classify_global(value.text, value.name);
-    if (kind == allowed_global::not_allowed && !analysis())
+    // A whole model names its classes: opaque references here, judged where they are used.
+    if (kind == allowed_global::not_allowed && !analysis() && !options_.whole_model)
         return refusal(error_code::pk_global_refused, "not on the allowlist",
                        value.text + "." + value.name);
     value.integer = static_cast<int64_t>(kind);
@@ -283,6 +284,11 @@ result<void> machine::reduce() {
     const node& function = run.nodes[callee];  // valid until the next node is added
     bool allowed = function.kind == node_kind::global &&
                    function.integer != static_cast<int64_t>(allowed_global::not_allowed);
+    if (!analysis() && options_.whole_model && is_reconstructor(callee)) {
+        STKIT_TRY(node_id made, reconstruct(arguments));
+        stack_.back() = made;
+        return {};
+    }
     if (allowed && run.nodes[arguments].kind == node_kind::tuple) {
         auto made = call_allowed(callee, arguments);
         if (made.ok()) {
@@ -306,6 +312,10 @@ result<void> machine::reduce() {
 }
 
 result<void> machine::instantiate(node_id cls, node_id arguments, const char* what) {
+    if (!analysis() && options_.whole_model && std::string_view(what) == "NEWOBJ") {
+        STKIT_TRY(node_id made, new_object(cls, arguments));
+        return push(made);
+    }
     if (!analysis()) {
         const node& type = run.nodes[cls];
         std::string name = type.kind == node_kind::global ? type.text + "." + type.name : std::string();
@@ -551,6 +561,11 @@ result<void> machine::dispatch(uint8_t code) {
             if ((code == SETITEMS) && items.size() % 2)
                 return refusal(error_code::pk_invalid_operand, "SETITEMS with an odd number of items");
             if (run.nodes[target].kind == want) return grow(target, items);
+            // A dict or list subclass (a Lightning AttributeDict): its own method would run.
+            if (run.nodes[target].kind == node_kind::object)
+                return refusal(error_code::pk_call_refused,
+                               "adds items to an instance of a class: its own method would run",
+                               class_name(target));
             // Python would call the object's own append/extend/__setitem__/add: code, in
             // general. Analysis mode keeps going; the values are still nodes of their own.
             if (analysis() && run.nodes[target].kind == node_kind::call) return {};
@@ -727,6 +742,12 @@ bool run_is_consistent(const pickle_run& run) noexcept {
         if (value.kind == node_kind::storage && value.storage_index >= run.storages.size()) return false;
         if (value.kind == node_kind::tensor && value.tensor_index >= run.tensors.size()) return false;
         if (value.kind == node_kind::dict && value.items.size() % 2) return false;
+        // An object: its class (a global), then at most the dict BUILD gave it.
+        if (value.kind == node_kind::object &&
+            (value.items.empty() || value.items.size() > 2 ||
+             run.nodes[value.items[0]].kind != node_kind::global ||
+             (value.items.size() == 2 && run.nodes[value.items[1]].kind != node_kind::dict)))
+            return false;
     }
     for (const tensor_ref& tensor : run.tensors)
         if (!valid(tensor.storage) || run.nodes[tensor.storage].kind != node_kind::storage ||

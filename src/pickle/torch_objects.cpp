@@ -105,6 +105,19 @@ result<node_id> machine::call_allowed(node_id callee, node_id arguments) {
             STKIT_TRY_VOID(charge(bytes.size()));
             return add_text(node_kind::bytes, std::move(bytes));
         }
+        case allowed_global::set: {
+            // set() or set(list/tuple): protocol 2's spelling of a set (a module's
+            // _non_persistent_buffers_set).
+            if (args.size() > 1) return refuse("set takes at most one argument");
+            std::vector<node_id> items;
+            if (args.size() == 1) {
+                const node& source = run.nodes[args[0]];
+                if (source.kind != node_kind::list && source.kind != node_kind::tuple)
+                    return refuse("set is called with something other than a list or tuple");
+                items = source.items;
+            }
+            return add_container(node_kind::set, std::move(items));
+        }
         case allowed_global::storage_class:
         case allowed_global::torch_dtype:
         case allowed_global::not_allowed: break;
@@ -275,6 +288,8 @@ result<node_id> machine::storage_from(node_id pid) {
 }
 
 result<node_id> machine::persistent_load(node_id pid) {
+    if (options_.whole_model && !analysis())
+        if (node_id cls = legacy_module_class(pid); cls != no_node) return cls;
     auto storage = storage_from(pid);
     if (storage.ok() || !analysis() ||
         storage.error().code != error_code::pk_persistent_id_refused)
@@ -290,7 +305,9 @@ result<void> machine::build(node_id target, node_id state) {
     const node& object = run.nodes[target];
     const node& value = run.nodes[state];
     bool accepted = false;
-    if (object.kind == node_kind::tensor) {
+    if (object.kind == node_kind::object) {
+        return build_object(target, state);
+    } else if (object.kind == node_kind::tensor) {
         accepted = true;
     } else if (object.kind == node_kind::dict && object.ordered) {
         // __dict__ as a dict, or (None, slots dict) / (dict, slots dict).

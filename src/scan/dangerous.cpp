@@ -328,6 +328,29 @@ std::optional<danger_match> classify_dangerous(std::string_view module, std::str
     return std::nullopt;
 }
 
+std::optional<dangerous_import> first_dangerous_import(const pickle::pickle_run& run) {
+    for (const pickle::event& seen : run.events) {
+        if (seen.kind != pickle::event_kind::import ||
+            pickle::classify_global(seen.module, seen.name) != pickle::allowed_global::not_allowed)
+            continue;
+        if ((seen.module == "copyreg" && seen.name == "_reconstructor") ||
+            (seen.module == "builtins" && seen.name == "object"))
+            continue;
+        std::optional<danger_match> match;
+        if (seen.module == "__main__") {
+            // "Net", or a dotted qualname ("os.system" reached through the script's globals).
+            std::size_t dot = seen.name.find('.');
+            match = dot == std::string::npos
+                        ? classify_dangerous(seen.name, "")
+                        : classify_dangerous(seen.name.substr(0, dot), seen.name.substr(dot + 1));
+        } else {
+            match = classify_dangerous(seen.module, seen.name);
+        }
+        if (match) return dangerous_import{std::move(*match), seen.module + "." + seen.name, seen.offset};
+    }
+    return std::nullopt;
+}
+
 bool is_nested_deserializer(std::string_view module, std::string_view name) {
     auto [py3_module, py3_name] = pickle::python3_name(module, name);
     std::string full = py3_module + "." + py3_name;

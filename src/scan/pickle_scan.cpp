@@ -3,11 +3,21 @@
 // finding unless the allowlist (stkit/pickle/allowlist.hpp) knows it; the dangerous list only
 // decides how bad an unknown import is. Buffers that import nothing get no finding at all, so
 // ordinary files stay quiet; anything that imports is at least suspicious (fail closed).
+//
+// Whole models (`torch.save(model)`) import their modules' classes, which runs those modules' code
+// on loading: suspicious, never safe. When the restricted machine rebuilds a pickle as a whole
+// model (stkit/pickle/machine.hpp, whole_model: only PyTorch's own object-creation shapes, nothing
+// called) and none of its globals is on the dangerous list (first_dangerous_import, the
+// converter's rule), its imports are reported as such, at `suspicious`, even those the dangerous
+// list names for other uses (copyreg._reconstructor and builtins.object, which protocols 0 and 1
+// create objects with; a `__main__` class, which is the loading program's own).
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "scan/internal.hpp"
 #include "stkit/pickle/allowlist.hpp"
+#include "stkit/pickle/machine.hpp"
 #include "stkit/pickle/reach.hpp"
 #include "stkit/scan/dangerous.hpp"
 
@@ -88,6 +98,48 @@ finding import_finding(const pickle::reach_import& seen, const std::string& memb
     return f;
 }
 
+using import_key = std::tuple<std::string, std::string, uint64_t>;  // module, name, offset
+
+// The imports of every pickle of `run` (read sequentially, to its STOP) that the restricted machine
+// accepts as a whole model without a dangerous global.
+std::set<import_key> whole_model_imports(std::span<const std::byte> bytes, const pickle::reach_result& run,
+                                         uint64_t max_total_bytes) {
+    std::set<import_key> accepted;
+    for (const pickle::reach_pickle& p : run.pickles) {
+        if (!p.stopped || p.reused || p.reading != pickle::reach_reading::sequential || p.start >= bytes.size())
+            continue;
+        pickle::machine_options options;
+        options.whole_model = true;
+        options.base_offset = p.start;
+        options.limits.max_total_bytes = std::min(options.limits.max_total_bytes, max_total_bytes);
+        auto model = pickle::run_pickle(bytes.subspan(static_cast<std::size_t>(p.start)), options);
+        if (!model.ok() || first_dangerous_import(*model)) continue;
+        bool objects = false;
+        for (const pickle::node& value : model->nodes) objects = objects || value.kind == pickle::node_kind::object;
+        if (!objects) continue;
+        for (const pickle::event& seen : model->events)
+            if (seen.kind == pickle::event_kind::import) accepted.emplace(seen.module, seen.name, seen.offset);
+    }
+    return accepted;
+}
+
+finding whole_model_finding(const pickle::reach_import& seen, const std::string& member) {
+    std::string global = seen.module + "." + seen.name;
+    bool helper = global == "copyreg._reconstructor" || global == "builtins.object";
+    std::string what = helper
+                           ? ", with which protocols 0 and 1 create a whole model's objects (used only that way here)"
+                       : seen.module == "__main__"
+                           ? ", a class of a whole model that loading takes from the program that loads it"
+                           : ", a class of a whole model (or a value in a module's state): loading it runs the code "
+                             "of " + seen.module;
+    finding f = located(verdict::suspicious, "whole-model",
+                        "imports " + global + what + "; `stkit convert` extracts the state_dict without it",
+                        member, static_cast<int>(seen.pickle_index), seen.offset);
+    f.module = seen.module;
+    f.name = seen.name;
+    return f;
+}
+
 std::string_view divergence_text(pickle::reach_divergence_kind kind) {
     switch (kind) {
         case pickle::reach_divergence_kind::operand_crosses_frame:
@@ -108,7 +160,8 @@ public:
     pickle_judge(scan_state& state, const std::string& member, unsigned depth, bool legacy_layout)
         : state_(state), member_(member), depth_(depth), legacy_(legacy_layout) {}
 
-    void judge(const pickle::reach_result& run) {
+    void judge(const pickle::reach_result& run, std::set<import_key> whole_model) {
+        whole_model_ = std::move(whole_model);
         judge_imports(run);
         judge_divergences(run);
         judge_nested(run);
@@ -132,7 +185,9 @@ private:
             uint32_t expected = legacy_ ? legacy_pickle_count : 1;
             if (seen.pickle_index >= expected) hidden_pickles.insert(seen.pickle_index);
             if (!reported.emplace(seen.module, seen.name).second) continue;
-            state_.add(import_finding(seen, member_));
+            bool model = seen.reading == pickle::reach_reading::sequential && !seen.reused &&
+                         whole_model_.count({seen.module, seen.name, seen.offset});
+            state_.add(model ? whole_model_finding(seen, member_) : import_finding(seen, member_));
         }
         for (uint32_t index : hidden_pickles) {
             bool called = false;
@@ -233,6 +288,7 @@ private:
     unsigned depth_;
     bool legacy_;
     std::set<std::string> nested_payloads_;
+    std::set<import_key> whole_model_;
 };
 
 }  // namespace
@@ -248,7 +304,8 @@ bool scan_pickle_reach(scan_state& state, std::span<const std::byte> bytes, cons
     pickle::reach_options options;
     options.limits.max_total_bytes = std::min(options.limits.max_total_bytes, state.options.max_total_bytes);
     pickle::reach_result run = pickle::reach_analyse(bytes, options);
-    pickle_judge(state, member, depth, legacy_layout).judge(run);
+    pickle_judge(state, member, depth, legacy_layout)
+        .judge(run, whole_model_imports(bytes, run, state.options.max_total_bytes));
     return run.looks_like_pickle(bytes.size());
 }
 

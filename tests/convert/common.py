@@ -96,18 +96,20 @@ def flatten(obj, prefix=""):
     return out
 
 
-def compare_with_torch(label, source, output):
+def compare_with_torch(label, source, output, expected=None):
     """Loads `source` with torch.load(weights_only=True) and checks every tensor bit for bit
-    against `output` (aliases through __metadata__). Returns the metadata."""
-    try:
-        loaded = torch.load(source, weights_only=True)
-    except pickle.UnpicklingError:
-        # torch 1.13's weights-only unpickler lacks FRAME (protocol >= 4); these fixtures were made
-        # by the test itself, so the full loader is safe here.
-        loaded = torch.load(source)
-    if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
-        loaded = loaded["state_dict"]
-    expected = flatten(loaded)
+    against `output` (aliases through __metadata__), or checks the tensors `expected` ({name:
+    tensor}) instead. Returns the metadata."""
+    if expected is None:
+        try:
+            loaded = torch.load(source, weights_only=True)
+        except pickle.UnpicklingError:
+            # torch 1.13's weights-only unpickler lacks FRAME (protocol >= 4); these fixtures were
+            # made by the test itself, so the full loader is safe here.
+            loaded = torch.load(source)
+        if isinstance(loaded, dict) and isinstance(loaded.get("state_dict"), dict):
+            loaded = loaded["state_dict"]
+        expected = flatten(loaded)
     metadata, tensors = read_safetensors(output)
     check(metadata.get("format") == "pt", f"{label}: metadata format is {metadata.get('format')}")
     check(len(expected) > 0, f"{label}: fixture has no tensors")

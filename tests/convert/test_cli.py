@@ -95,8 +95,8 @@ negative_stride = fixtures.rewrite_zip(source, os.path.join(work, "negative_stri
                                        replace={"data.pkl": negative})
 refused_malformed("negative stride", negative_stride, "stride")
 
-# Structure: not a dict, no tensors, two entries flattening to one name.
-for label, obj, want in (("list_root", [torch.ones(2)], "cv_invalid_checkpoint"),
+# Structure: not a dict, a tensor, a list or a model; no tensors; two entries flattening to one name.
+for label, obj, want in (("str_root", "weights", "cv_invalid_checkpoint"),
                          ("no_tensors", {"epoch": 3}, "cv_no_tensors"),
                          ("duplicate", {"a.b": torch.ones(1), "a": {"b": torch.zeros(1)}},
                           "cv_duplicate_name")):

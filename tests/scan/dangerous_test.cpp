@@ -2,7 +2,10 @@
 // and unknown-but-harmless globals are not; dotted names are checked component by component.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "stkit/scan/dangerous.hpp"
 
@@ -102,6 +105,40 @@ TEST(dangerous, category_names_are_distinct) {
     std::set<std::string_view> names;
     for (int i = 0; i <= static_cast<int>(danger_category::debugger); ++i)
         EXPECT_TRUE(names.insert(danger_category_name(static_cast<danger_category>(i))).second);
+}
+
+// What the converter refuses in a whole model, and what keeps one from being merely suspicious.
+std::optional<dangerous_import> dangerous_in(const std::string& pickle_text) {
+    pickle::machine_options options;
+    options.whole_model = true;
+    std::vector<std::byte> bytes(pickle_text.size());
+    std::memcpy(bytes.data(), pickle_text.data(), bytes.size());
+    auto run = pickle::run_pickle(bytes, options);
+    EXPECT_TRUE(run.ok()) << run.error().to_string();
+    return run.ok() ? first_dangerous_import(*run) : std::nullopt;
+}
+
+TEST(dangerous, whole_model_imports) {
+    // A class of the loading script, created as protocols 0/1 do: copyreg._reconstructor and
+    // builtins.object are listed for other uses, and __main__ is the program itself.
+    EXPECT_FALSE(dangerous_in("ccopy_reg\n_reconstructor\n(c__main__\nNet\nc__builtin__\nobject\nNtR."));
+    EXPECT_FALSE(dangerous_in("\x80\x02" "cmylib.models\nNet\n)\x81."));
+    // A dangerous class, or a dangerous name reached through __main__, is named with its offset.
+    auto popen = dangerous_in("\x80\x02(csubprocess\nPopen\n)\x81" "csubprocess\nPopen\nl.");
+    ASSERT_TRUE(popen.has_value());
+    EXPECT_EQ(popen->global, "subprocess.Popen");
+    EXPECT_EQ(popen->offset, 3u);
+    EXPECT_EQ(popen->match.category, danger_category::process);
+    auto reconstructed = dangerous_in("ccopy_reg\n_reconstructor\n(csubprocess\nPopen\nc__builtin__\nobject\nNtR.");
+    ASSERT_TRUE(reconstructed.has_value());
+    EXPECT_EQ(reconstructed->global, "subprocess.Popen");
+    auto through_main = dangerous_in("\x80\x02" "c__main__\nos.system\n.");
+    ASSERT_TRUE(through_main.has_value());
+    EXPECT_EQ(through_main->global, "__main__.os.system");
+    auto dunder = dangerous_in("\x80\x02" "c__main__\n__builtins__\n.");
+    EXPECT_TRUE(dunder.has_value());
+    // Referenced, not called: still a global the list names.
+    EXPECT_TRUE(dangerous_in("\x80\x02(cposix\nsystem\nl."));
 }
 
 }  // namespace

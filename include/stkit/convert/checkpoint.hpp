@@ -20,12 +20,25 @@
 //   .npz          a zip of .npy members (stored or deflated); tensor names are the member names
 //                 without ".npy".
 //
-// Structure rules (torch): the pickled object must be a dict. When it has a "state_dict" entry
+// Structure rules (torch): the pickled object is a dict, a tensor (named "tensor"), a list or tuple
+// (names "0", "1", ...) or a whole model (below). When it has a "state_dict" entry
 // holding a dict (Lightning and Stable Diffusion .ckpt), that entry is converted and every other
 // top-level entry is listed in `others` (with its kind; entries that hold tensors say so: they are
 // not converted). Dicts, lists and tuples holding tensors are flattened with "." (dict keys; list
 // and tuple indices), as state_dict keys already are. Every value that is not a tensor is listed
 // in `others`, never silently dropped.
+//
+// Whole models (`torch.save(model)`): the pickle machine rebuilds the module tree symbolically
+// (stkit/pickle/machine.hpp, whole_model: classes are opaque records, nothing is imported or
+// called) and the converter takes exactly what `model.state_dict()` returns: dotted names
+// ("encoder.layers.0.linear1.weight"), each module's parameters then persistent buffers then
+// submodules, None entries and buffers named in _non_persistent_buffers_set left out, a tied
+// parameter under every name that holds it (then written once, as an alias, below). A model may
+// also sit inside a dict ({"model": model, "epoch": 3}: "model.*"). The modules' classes are listed
+// in `model_classes`. Refused: a class or any other global on the dangerous list
+// (stkit/scan/dangerous.hpp), a module whose state_dict hooks are registered (they would change
+// the result), a module that contains itself. A class's get_extra_state() is code: not reproduced.
+// Objects that are not modules are listed in `others`.
 //
 // Aliases: tensors that are the *same view* of the same storage (same bytes, dtype, shape, strides:
 // tied weights) are written once. The kept name is the smallest in byte-wise order — the Hub's
@@ -100,6 +113,7 @@ struct checkpoint {
     std::vector<alias_entry> aliases;    // sorted by alias
     std::vector<non_tensor_entry> others;
     std::string unwrapped;               // "state_dict" when a nested checkpoint was unwrapped
+    std::vector<std::string> model_classes;  // whole models: the modules' classes, sorted
     int pickle_protocol = -1;            // torch inputs: the object pickle's protocol
 };
 

@@ -60,6 +60,7 @@ struct convert_report {
     std::vector<alias_entry> aliases;    // every shard's, in order
     std::vector<non_tensor_entry> non_tensors;
     std::string unwrapped;               // "state_dict" when a nested checkpoint was unwrapped
+    std::vector<std::string> model_classes;  // whole models: the classes needed to rebuild them
     bool verified = false;
 };
 

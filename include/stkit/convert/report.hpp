@@ -3,6 +3,7 @@
 //
 // Success (convert_report_json):
 //   {"aliases": [{"alias", "kept"}], "non_tensors": [{"kind", "name", "value"}],
+//    "model_classes": ["__main__.Net", "torch.nn.modules.linear.Linear"] (whole models; else []),
 //    "outputs": [{"file_bytes", "path", "source", "tensor_bytes", "tensors"}],
 //    "source_format", "tensor_bytes", "tensors_written", "unwrapped" (null when none), "verified"}
 // Failure (convert_error_json):

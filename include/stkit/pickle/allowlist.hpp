@@ -26,6 +26,7 @@ enum class allowed_global : uint8_t {
     torch_dtype,              // torch.float32, torch.bfloat16, ...
     get_layout,               // torch.serialization._get_layout
     codecs_encode,            // _codecs.encode (how protocol 2 pickles bytes)
+    set,                      // builtins.set (how protocol 2 pickles a set: set([items]))
 };
 
 // Maps a (module, name) pair written by Python 2 / protocol < 3 to its Python 3 spelling.

@@ -15,8 +15,20 @@
 //               input or a limit: every import, call, instantiation, BUILD and extension is recorded
 //               as an event, non-allowlisted globals become opaque nodes, and the events seen before
 //               an error are kept.
-// The scanner does not use this machine: what every unpickler could import from arbitrary bytes is
-// a different question, answered by stkit/pickle/reach.hpp without building values.
+// The scanner does not use this machine for imports: what every unpickler could import from
+// arbitrary bytes is a different question, answered by stkit/pickle/reach.hpp without building
+// values. It does ask it whether a pickle is a whole model (below), to judge the classes it names.
+//
+// Whole models (machine_options::whole_model, restricted mode). `torch.save(model)` pickles each
+// nn.Module the way pickle pickles any plain object: a reference to its class (any module path,
+// `__main__.Net` included), an instance made without running its code (NEWOBJ with no arguments,
+// as protocol 2+ writes it, or `copyreg._reconstructor(cls, builtins.object, None)`, as protocols
+// 0 and 1 do), then BUILD with its `__dict__`. In this mode a global outside the allowlist is
+// accepted as an opaque reference, never resolved; exactly those two creation shapes make an
+// `object` node (the class is a record, never called), BUILD gives it a dict state once, and every
+// other use of such a global (REDUCE, NEWOBJ with arguments, NEWOBJ_EX, INST, OBJ, items added to
+// the object) is still refused, naming it. Whether a global is on the dangerous list is for the
+// caller to judge from the import events (stkit/scan/dangerous.hpp: dangerous_import).
 //
 // All sizes are bounded by `pickle_limits`; each limit has its own error code.
 #pragma once
@@ -66,6 +78,8 @@ enum class node_kind : uint8_t {
     torch_dtype,  // a torch dtype object such as torch.float16
     device,       // torch.device(...); text: "cpu", "cuda:0", ...
     persistent,   // analysis mode: a persistent id that is not a storage reference
+    object,       // whole-model mode: an instance of an opaque class; items: the class (a global),
+                  // then the state BUILD gave it (a dict), when it had one
 };
 
 // Torch element types as torch names them; converted to safetensors dtypes by convert/.
@@ -152,6 +166,9 @@ struct machine_options {
     machine_mode mode = machine_mode::restricted;
     pickle_limits limits;
     uint64_t base_offset = 0;  // absolute offset of data[0], for messages
+    // Accept the whole-model constructs described above (restricted mode; analysis mode accepts
+    // everything anyway).
+    bool whole_model = false;
     // Legacy torch files call persistent_load with ('storage', type, key, location, numel, view
     // metadata); zip files with ('storage', type, key, location, numel). Both are accepted.
 };

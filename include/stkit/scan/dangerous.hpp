@@ -17,9 +17,12 @@
 //   - Python 2 spellings (__builtin__, copy_reg) are mapped to Python 3 names first.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "stkit/pickle/machine.hpp"
 
 namespace stkit {
 
@@ -47,6 +50,19 @@ struct danger_match {
 // Classifies a global (module, name); nullopt when nothing on the list matches.
 [[nodiscard]] std::optional<danger_match> classify_dangerous(std::string_view module,
                                                              std::string_view name);
+
+// The first global a restricted-machine run imported (its import events) that the list names, with
+// its offset: what the converter refuses and what keeps a whole model from being merely
+// suspicious. Not counted: allowlisted globals; the helpers protocols 0 and 1 create objects with
+// (copyreg._reconstructor, builtins.object), which the machine calls only in pickle's own shape;
+// and the module `__main__` itself, which is the loading program, already imported (importing it
+// runs nothing), so a class `__main__.Net` is judged by its name alone.
+struct dangerous_import {
+    danger_match match;
+    std::string global;  // "module.name"
+    uint64_t offset = 0;
+};
+[[nodiscard]] std::optional<dangerous_import> first_dangerous_import(const pickle::pickle_run& run);
 
 // Is (module, name) a function that deserializes its (bytes) argument, so the argument should be
 // decoded and scanned in turn? (pickle.loads, _pickle.loads, torch.load, dill.loads, numpy.loads...)
