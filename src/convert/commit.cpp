@@ -11,6 +11,7 @@
 #include <system_error>
 
 #include "stkit/digest.hpp"
+#include "stkit/format/safetensors.hpp"
 
 namespace stkit::convert {
 namespace {
@@ -179,6 +180,17 @@ result<void> store_lfs_object(git_repository* repo, const fs::path& file, const 
     return {};
 }
 
+// The SHA-256 of each tensor's stored bytes, read back through the validating reader.
+result<void> digest_tensors(const fs::path& path, std::vector<tensor_digest>& digests) {
+    STKIT_TRY(auto file, safetensors_file::open(path));
+    for (const tensor_view& tensor : file.tensors()) {
+        STKIT_TRY(auto digest, sha256_of(tensor.data));
+        digests.push_back({std::string(tensor.name), to_hex(digest)});
+    }
+    std::sort(digests.begin(), digests.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+    return {};
+}
+
 // The facts of each written file the texts and the tree need.
 result<std::vector<committed_file>> describe_outputs(const commit_target& target, const convert_report& report,
                                                      git_repository* repo) {
@@ -199,6 +211,7 @@ result<std::vector<committed_file>> describe_outputs(const commit_target& target
         if (failure) return make_error(error_code::io_open_failed, failure.message()).in_file(written.path.string());
         STKIT_TRY(auto digest, sha256_of_file(written.path));
         file.sha256 = to_hex(digest);
+        if (file.tensors > 0) STKIT_TRY_VOID(digest_tensors(written.path, file.tensor_digests));
         file.lfs = lfs_tracked(repo, file.path);
         files.push_back(std::move(file));
     }

@@ -101,6 +101,29 @@ std::string size_change(const summary& s) {
     return fmt::format("{}{} bytes ({:+.1f} %)", smaller ? "-" : "+", grouped(difference), change);
 }
 
+// Every tensor's SHA-256, folded away, with the torch snippet that recomputes them from the pickle
+// (a dropped alias prints the digest of the tensor it shares its data with).
+std::string tensor_digest_details(const convert_report& report, const summary& s) {
+    std::string text = fmt::format("\n<details><summary>SHA-256 of each tensor's bytes ({})</summary>\n\n"
+                                   "| Tensor | File | SHA-256 |\n|---|---|---|\n",
+                                   plural(s.tensors, "tensor", "tensors"));
+    std::string sources;
+    for (const committed_file* file : s.weights) {
+        for (const tensor_digest& tensor : file->tensor_digests)
+            text += fmt::format("| `{}` | `{}` | `{}` |\n", tensor.name, file_name(file->path), tensor.sha256);
+        sources += (sources.empty() ? "\"" : ", \"") + file_name(file->source) + "\"";
+    }
+    std::string entry = report.unwrapped.empty() ? "" : "[\"" + report.unwrapped + "\"]";
+    text += fmt::format(
+        "\nTo recompute them from the original checkpoint:\n\n```python\nimport hashlib\n\nimport torch\n\n"
+        "for path in [{}]:\n    state_dict = torch.load(path, map_location=\"cpu\", weights_only=True){}\n"
+        "    for name, tensor in sorted(state_dict.items()):\n"
+        "        data = tensor.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()\n"
+        "        print(name, hashlib.sha256(data).hexdigest())\n```\n\n</details>\n",
+        sources, entry);
+    return text;
+}
+
 }  // namespace
 
 std::string commit_message(const convert_report& report, const std::vector<committed_file>& files,
@@ -130,8 +153,13 @@ std::string commit_message(const convert_report& report, const std::vector<commi
         for (const non_tensor_entry& entry : report.non_tensors)
             text += fmt::format("- {} ({}): {}\n", entry.name, entry.kind, entry.value);
     }
-    text += "\n" + wrapped(verification_sentence(s)) + "SHA-256 of the files (their Git LFS object ids):\n";
-    for (const committed_file& file : files) text += fmt::format("- {}: {}\n", file.path, file.sha256);
+    text += "\n" + wrapped(verification_sentence(s)) +
+            "SHA-256 of each file (its Git LFS object id) and of each tensor's bytes:\n";
+    for (const committed_file& file : files) {
+        text += fmt::format("- {}: {}\n", file.path, file.sha256);
+        for (const tensor_digest& tensor : file.tensor_digests)
+            text += fmt::format("  - {}: {}\n", tensor.name, tensor.sha256);
+    }
     text += "\n" + s.trailer + "\n";
     return text;
 }
@@ -174,6 +202,7 @@ std::string commit_pull_request_body(const convert_report& report, const std::ve
     }
     text += "\n## Verification\n\n" + verification_sentence(s) + "\n\n| File | SHA-256 (Git LFS oid) |\n|---|---|\n";
     for (const committed_file& file : files) text += fmt::format("| `{}` | `{}` |\n", file.path, file.sha256);
+    text += tensor_digest_details(report, s);
 
     text += "\n## Loading\n\n```python\nfrom safetensors.torch import load_file\n\n";
     if (s.index) {

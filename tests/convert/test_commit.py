@@ -7,13 +7,14 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import textwrap
 
 import torch
 
 import fixtures
-from common import STKIT, check, compare_with_torch, finish, read_safetensors, scratch
+from common import STKIT, check, compare_with_torch, finish, raw_bytes, read_safetensors, scratch
 
 SUBJECT = "Adding `safetensors` variant of this model"
 NAME, EMAIL = "Test Maintainer", "maintainer@example.org"
@@ -120,6 +121,8 @@ check(metadata.get("head.weight") == "embed.weight", f"single: alias metadata {m
 state_dict = torch.load(os.path.join(single, "pytorch_model.bin"))
 count = len(state_dict) - 1  # head.weight is embed.weight
 sha = hashlib.sha256(blob).hexdigest()
+digests = {name: hashlib.sha256(raw_bytes(t)).hexdigest() for name, t in state_dict.items()}
+tensor_lines = "".join(f"  - {name}: {digests[name]}\n" for name in sorted(digests) if name != "head.weight")
 
 
 def fill(text):
@@ -137,12 +140,12 @@ Converted:
 - head.weight → same data as embed.weight
 
 {fill(f"Verified: each file was read back after writing, and every tensor's dtype, shape and bytes were compared with the source, re-read independently (an XXH3-128 digest of each tensor on both sides): {count} of {count} tensors identical.")}
-SHA-256 of the files (their Git LFS object ids):
+SHA-256 of each file (its Git LFS object id) and of each tensor's bytes:
 - model.safetensors: {sha}
-
+{tensor_lines}
 Converted-by: stkit {VERSION}
 """
-check(all(len(line) <= 72 for line in expected_message.splitlines() if not line.startswith("- ")), "message width")
+check(all(len(line) <= 72 for line in expected_message.splitlines() if not line.lstrip().startswith("- ")), "message width")
 message = git(single, "cat-file", "commit", "safetensors", binary=True).decode().split("\n\n", 1)[1]
 if not check(message == expected_message, "single: message differs from the expected one"):
     import difflib
@@ -161,6 +164,14 @@ for needle in [f"# {SUBJECT}\n", "from safetensors.torch import load_file", 'sta
                f"| `model.safetensors` | `{sha}` |", f"{count} of {count} tensors identical",
                f"\n---\n\nConverted-by: stkit {VERSION}\n"]:
     check(needle in body, f"single PR body lacks {needle!r}:\n{body}")
+# The PR body's snippet, run on the original checkpoint, prints the digests its table lists.
+snippet = body.split("To recompute them from the original checkpoint:\n\n```python\n", 1)[-1].split("```", 1)[0]
+printed = subprocess.run([sys.executable, "-c", snippet], cwd=single, capture_output=True, text=True)
+printed = dict(line.split() for line in printed.stdout.splitlines())
+check(printed == digests, f"single PR body: the snippet prints {printed}, torch says {digests}")
+for name in digests:
+    if name != "head.weight":
+        check(f"| `{name}` | `model.safetensors` | `{digests[name]}` |" in body, f"single PR body: digest row of {name}")
 change = (len(blob) - pickle_size) * 100 / pickle_size
 check(f"({change:+.1f} %)" in body, f"single PR body: size change {change:+.1f} % missing")
 
@@ -216,6 +227,12 @@ with open(os.path.join(out_dir, "sharded-pr.md")) as f:
     body = f.read()
 check('with open("model.safetensors.index.json") as f:' in body and "| PyTorch pickle (2 files) |" in body,
       f"sharded PR body: {body}")
+snippet = body.split("To recompute them from the original checkpoint:\n\n```python\n", 1)[-1].split("```", 1)[0]
+printed = subprocess.run([sys.executable, "-c", snippet], cwd=folder, capture_output=True, text=True).stdout.splitlines()
+check(len(printed) == 6, f"sharded: the digest snippet printed {printed}")
+for line in printed:
+    name, digest = line.split()
+    check(f"  - {name}: {digest}\n" in message, f"sharded: message lacks the digest of {name}")
 
 # --- Git LFS: the Hub's .gitattributes make the safetensors an LFS pointer. ------------------------
 lfs = make_repo("lfs", fixtures.make_single_folder,

@@ -21,8 +21,10 @@
 //
 // The commit message: the subject `Adding \`safetensors\` variant of this model` (the Hub
 // converter's), a body listing each source → output (tensors, bytes), the aliases dropped, how the
-// files were verified and their SHA-256, and the trailer `Converted-by: stkit VERSION`. The pull
-// request body is the same in Markdown, with loading snippets and the size comparison.
+// files were verified, the SHA-256 of each file and of each tensor's bytes (what a reviewer can
+// recompute from the pickle with torch), and the trailer `Converted-by: stkit VERSION`. The pull
+// request body is the same in Markdown, with loading snippets, the size comparison and the snippet
+// that recomputes the tensor digests.
 #pragma once
 
 #include <cstdint>
@@ -60,6 +62,11 @@ struct commit_target {
 [[nodiscard]] result<commit_target> commit_check(const std::filesystem::path& folder,
                                                  const commit_options& options = {});
 
+struct tensor_digest {
+    std::string name;
+    std::string sha256;  // lower-case hex of the tensor's bytes as stored (row-major, little-endian)
+};
+
 // One file of the commit. Paths are relative to the working tree's root, with '/'.
 struct committed_file {
     std::string path;            // "model.safetensors"
@@ -70,6 +77,7 @@ struct committed_file {
     uint64_t source_bytes = 0;   // the pickle (or index) it was converted from
     std::string sha256;          // lower-case hex of the whole file: its Git LFS oid
     bool lfs = false;            // committed as an LFS pointer
+    std::vector<tensor_digest> tensor_digests;  // sorted by name; empty for the index
 };
 
 struct conversion_commit {
