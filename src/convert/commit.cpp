@@ -67,6 +67,16 @@ result<git_oid> head_commit(git_repository* repo, const fs::path& folder) {
     return head;
 }
 
+std::string_view status_word(unsigned status) {
+    constexpr unsigned staged = GIT_STATUS_INDEX_NEW | GIT_STATUS_INDEX_MODIFIED | GIT_STATUS_INDEX_DELETED |
+                                GIT_STATUS_INDEX_RENAMED | GIT_STATUS_INDEX_TYPECHANGE;
+    if (status & GIT_STATUS_CONFLICTED) return "conflicted";
+    if (status & GIT_STATUS_WT_NEW) return "untracked";
+    if (status & staged) return "staged";
+    if (status & GIT_STATUS_WT_DELETED) return "deleted";
+    return "modified";
+}
+
 // Modified or staged tracked files, and untracked ones (ignored files do not count): the new branch
 // starts from HEAD, so what is converted must be what HEAD holds.
 result<void> require_clean(git_repository* repo, const fs::path& folder) {
@@ -86,9 +96,7 @@ result<void> require_clean(git_repository* repo, const fs::path& folder) {
         const git_status_entry* entry = git_status_byindex(raw, i);
         const git_diff_delta* delta = entry->head_to_index ? entry->head_to_index : entry->index_to_workdir;
         const char* path = delta ? delta->new_file.path : "?";
-        bool untracked = (entry->status & GIT_STATUS_WT_NEW) != 0;
-        bool staged = entry->head_to_index != nullptr;
-        listed += std::string(i ? ", " : "") + path + (untracked ? " (untracked)" : staged ? " (staged)" : " (modified)");
+        listed += std::string(i ? ", " : "") + path + " (" + std::string(status_word(entry->status)) + ")";
     }
     if (count > shown) listed += " and " + std::to_string(count - shown) + " more";
     return make_error(error_code::cv_git_dirty,
