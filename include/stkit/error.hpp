@@ -147,6 +147,14 @@ enum class error_code : uint16_t {
     cv_verify_failed,
     cv_index_invalid,
     cv_ambiguous_archive,
+    // convert/: the conversion commit (stkit/convert/commit.hpp).
+    cv_git_not_worktree,
+    cv_git_no_head,
+    cv_git_dirty,
+    cv_git_branch_exists,
+    cv_git_no_identity,
+    cv_git_has_safetensors,
+    cv_git_failed,
 
     // scan/.
     scan_depth_limit,
