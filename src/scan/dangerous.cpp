@@ -256,6 +256,26 @@ constexpr std::string_view nested_deserializer_functions[] = {
     "numpy.core.multiarray.loads", "joblib.load", "marshal.loads", "jsonpickle.decode",
 };
 
+// Parts of a listed module that are plain tensor math, so a reference to them (or a call) reaches no
+// code, file, process or network. torch._C._nn holds the native functional ops (gelu, linear,
+// softplus, ...): `nn.TransformerEncoderLayer(activation="gelu")` stores `torch._C._nn.gelu` in the
+// module's state, so whole-model pickles of common transformers name it. Without a table entry such
+// a name is judged like any other global outside the allowlist (suspicious in a scan, refused by
+// the restricted machine unless whole-model conversion holds it as an opaque, never-called value).
+constexpr std::string_view harmless_inside_listed[] = {"torch._C._nn"};
+
+// Only a function directly in such a module: one more component, not a dunder (an attribute path
+// from there, `gelu.__self__.__loader__`, is judged by the whole table).
+bool is_harmless_inside_listed(std::string_view dotted) {
+    for (std::string_view harmless : harmless_inside_listed) {
+        if (!dotted.starts_with(harmless) || dotted.size() <= harmless.size() + 1 || dotted[harmless.size()] != '.')
+            continue;
+        std::string_view function = dotted.substr(harmless.size() + 1);
+        if (function.find('.') == std::string_view::npos && !function.starts_with("__")) return true;
+    }
+    return false;
+}
+
 std::vector<std::string> components_of(std::string_view module, std::string_view name) {
     std::vector<std::string> parts;
     std::string full = std::string(module) + "." + std::string(name);
@@ -307,7 +327,8 @@ std::string_view danger_category_name(danger_category category) noexcept {
 std::optional<danger_match> classify_dangerous(std::string_view module, std::string_view name) {
     auto [py3_module, py3_name] = pickle::python3_name(module, name);
     std::vector<std::string> parts = components_of(py3_module, py3_name);
-    if (const entry* e = match_prefix(parts, 0))
+    bool harmless = is_harmless_inside_listed(std::string(py3_module) + "." + std::string(py3_name));
+    if (const entry* e = harmless ? nullptr : match_prefix(parts, 0))
         return danger_match{e->category, std::string(e->path), e->reason};
     for (const std::string& part : parts) {
         // `python -m pkg` modules: importing one runs its program (venv, unittest, tkinter...).

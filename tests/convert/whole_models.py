@@ -104,6 +104,9 @@ def make_whole_models(folder):
     models = {
         "mlp": mlp,
         "transformer": transformer,
+        # activation="gelu" stores the native function torch._C._nn.gelu in each layer's state
+        "transformer_gelu": nn.TransformerEncoder(nn.TransformerEncoderLayer(16, 2, 32, activation="gelu"),
+                                                  num_layers=2),
         "tied": TiedLM(),
         "buffers": Buffers(),
         "user_module": helper_module(folder).Encoder(),

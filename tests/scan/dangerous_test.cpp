@@ -79,6 +79,13 @@ TEST(dangerous, dotted_names_and_python2_spellings) {
     EXPECT_TRUE(classify_dangerous("os.path", "join").has_value());
     EXPECT_FALSE(classify_dangerous("builtins", "evaluate").has_value());
     EXPECT_FALSE(classify_dangerous("osx", "system").has_value());
+    // Native functional ops are tensor math; the rest of torch._C stays listed.
+    EXPECT_FALSE(classify_dangerous("torch._C._nn", "gelu").has_value());
+    EXPECT_TRUE(classify_dangerous("torch._C", "_nnx").has_value());
+    EXPECT_TRUE(classify_dangerous("torch._C", "_jit_script_compile").has_value());
+    EXPECT_TRUE(classify_dangerous("torch._C._nn.gelu", "__globals__").has_value());
+    EXPECT_TRUE(classify_dangerous("torch._C._nn", "gelu.__self__.__loader__").has_value());
+    EXPECT_TRUE(classify_dangerous("torch._C._nn", "__loader__").has_value());
 }
 
 TEST(dangerous, data_globals_are_not_listed) {
