@@ -325,5 +325,25 @@ with open(existing_body) as f:
     check(f.read().startswith(f"# {SUBJECT}\n"), "PR body --force: not replaced")
 check(os.path.exists(os.path.join(base, "train.log")), "ignored file removed")
 
+# Merged like a pull request, the commit is what `stkit audit --history` reports as a stkit
+# conversion (its Converted-by trailer), not the Hub bot's (same subject) nor a developer's.
+audited = make_repo("audited", fixtures.make_single_folder)
+code, out, err = run("convert", audited, "--commit")
+check(code == 0, f"audited: convert exit {code}: {err}")
+converted = git(audited, "rev-parse", "safetensors")
+subprocess.run(["git", "-C", audited, "-c", f"user.name={NAME}", "-c", f"user.email={EMAIL}", "merge", "-q",
+                "--no-ff", "safetensors", "-m", "Merge pull request #1"], check=True)
+audit_json = os.path.join(out_dir, "audited.json")
+code, out, err = run("audit", audited, "--history", "--json", audit_json, "--force")
+check(code == 0, f"audit: exit {code}: {err}")
+with open(audit_json) as f:
+    history = json.load(f)["repos"][0]["history"]
+adoption = history["first_safetensors_commit"]
+check(adoption["commit"] == converted, f"audit: adoption at {adoption['commit']}, not the conversion {converted}")
+check(adoption["adopted_by"] == "stkit" and adoption["by_converter"] is False,
+      f"audit: adopted_by {adoption['adopted_by']}, by_converter {adoption['by_converter']}")
+check(history["safetensors_commits"] == {"converter": 0, "developer": 0, "stkit": 1},
+      f"audit: commit counts {history['safetensors_commits']}")
+
 shutil.rmtree(plain, ignore_errors=True)
 finish()
