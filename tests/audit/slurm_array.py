@@ -4,8 +4,8 @@
 byte-identical to one single-process `stkit audit` of the same tree. A cluster that cannot start is a
 failure, not a skip. After the cluster is stopped no process of it may be left, pass or fail.
 
-Prints what Slurm said (sbatch, scontrol, sacct, the job completion records) and each task's wall
-time and peak memory (GNU time inside the job), the figures docs/audit.md quotes.
+Prints what Slurm said (sbatch, scontrol, sacct) and each task's wall time and peak memory (GNU time
+inside the job, and sacct's Elapsed and sampled MaxRSS), the figures docs/audit.md quotes.
 STKIT_SLURM_REPOS sets how many repositories are generated besides the fixtures' (default 36)."""
 import json
 import os
@@ -140,23 +140,20 @@ def audit_under_slurm(env):
         return []
     job = job.group(1)
     print(f"array of {TASKS} tasks finished {elapsed:.1f} s after submission")
-    # Slurm's own account of the tasks: no slurmdbd here, so sacct has no storage to read; scontrol
-    # still knows the finished tasks and jobcomp/filetxt recorded them.
-    run("sacct", "-j", job, "--format=JobID,JobName,State,ExitCode,Elapsed,MaxRSS", env=env)
-    shown = run("scontrol", "show", "job", job, "-o", env=env, show=False)
-    for line in shown.stdout.splitlines():
-        fields = dict(re.findall(r"(\w+)=(\S*)", line))
-        print(" ".join(f"{key}={fields.get(key)}" for key in
-                       ("JobId", "ArrayJobId", "ArrayTaskId", "JobState", "ExitCode", "RunTime", "NodeList", "TRES")))
-        check(fields.get("JobState") == "COMPLETED" and fields.get("ExitCode") == "0:0",
-              f"array task {fields.get('ArrayTaskId')} completed: {fields.get('JobState')} {fields.get('ExitCode')}")
-    check(len(shown.stdout.splitlines()) == TASKS, f"scontrol shows {TASKS} tasks")
-    with open(os.path.join(os.path.dirname(env["SLURM_CONF"]), "log", "jobcomp.txt")) as f:
-        records = [line.strip() for line in f if f"ArrayJobId={job}" in line or f"JobId={job} " in line]
-    for record in records:
-        print("jobcomp:", " ".join(w for w in record.split() if w.split("=")[0] in
-                                   ("JobId", "Name", "JobState", "StartTime", "EndTime", "NodeList", "ProcCnt", "ExitCode")))
-
+    # Slurm's own account of the tasks, from its accounting database. slurmctld sends the records
+    # to slurmdbd on its own time, so wait for all of them to read COMPLETED.
+    fields = "JobID,JobName,State,ExitCode,Elapsed,MaxRSS"
+    for _ in range(60):
+        rows = run("sacct", "-j", job, "-n", "-P", f"--format={fields}", env=env, show=False).stdout.splitlines()
+        tasks = {row.split("|")[0]: row.split("|") for row in rows if re.fullmatch(rf"{job}_\d+", row.split("|")[0])}
+        if len(tasks) == TASKS and all(t[2] == "COMPLETED" for t in tasks.values()):
+            break
+        time.sleep(0.5)
+    run("sacct", "-j", job, f"--format={fields}", env=env)
+    for task in range(TASKS):
+        row = tasks.get(f"{job}_{task}")
+        check(row is not None and row[2:4] == ["COMPLETED", "0:0"], f"sacct: array task {task} completed: {row}")
+    sampled = {row.split("|")[0]: row.split("|")[4:6] for row in rows}
     with open(os.path.join(SCRATCH, "single.json"), "rb") as f:
         single = f.read()
     everyone = [r["repo"] for r in json.loads(single)["repos"]]
@@ -179,7 +176,8 @@ def audit_under_slurm(env):
         with open(log) as f:
             check(f"shard {k}/{TASKS} of {TREE}" in f.read(), f"task {task}'s log names its shard")
         wall, rss = gnu_time(os.path.join(PARTS, f"shard-{k}-of-{TASKS}.time"))
-        figures.append((task, k, len(names), wall, rss))
+        elapsed, max_rss = sampled.get(f"{job}_{task}.batch", ["?", "?"])
+        figures.append((task, k, len(names), wall, rss, elapsed, max_rss))
     check(sorted(seen) == sorted(everyone), "the shards partition the repositories of the single run")
 
     merge = run(STKIT, "audit", "merge", "merged.json", *parts, env=env)
@@ -221,10 +219,11 @@ def main():
         check(not os.path.exists(folder), f"{folder} removed")
         left = leftovers(folder)
         check(not left, f"no process of the cluster left running: {left}")
-    print(f"\nper task (GNU time inside the job; single process: {single_wall:.2f} s, {single_rss / 1024:.1f} MB):")
-    print("task  shard  repositories  wall s  max RSS MB")
-    for task, k, names, wall, rss in figures:
-        print(f"{task:>4}  {k}/{TASKS}  {names:>12}  {wall:>6.2f}  {rss / 1024:>10.1f}")
+    print(f"\nper task: GNU time around stkit inside the job, and sacct for the task's batch step"
+          f" (sampled each second); single process: {single_wall:.2f} s, {single_rss / 1024:.1f} MB")
+    print("task  shard  repositories  wall s  max RSS MB  sacct Elapsed  sacct MaxRSS")
+    for task, k, names, wall, rss, elapsed, max_rss in figures:
+        print(f"{task:>4}  {k}/{TASKS}  {names:>12}  {wall:>6.2f}  {rss / 1024:>10.1f}  {elapsed:>13}  {max_rss:>12}")
 
 
 main()
