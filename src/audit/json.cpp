@@ -45,6 +45,9 @@ ojson history_json(const audit_history& h) {
             ojson{{"commit", c.commit},       {"date", c.date},
                   {"author", c.author},       {"by_converter", c.by_converter()},
                   {"adopted_by", audit_adopter_name(c.adopted_by)}, {"author_date", c.author_date}};
+        // The tool that made the adopting commit: "stkit", "converter-bot", or null for a developer.
+        out["first_safetensors_commit"]["converter"] =
+            c.adopted_by == audit_adopter::developer ? ojson(nullptr) : ojson(audit_adopter_name(c.adopted_by));
     } else {
         out["first_safetensors_commit"] = nullptr;
     }

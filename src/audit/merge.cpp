@@ -139,6 +139,13 @@ result<audit_history> parse_history(object obj, const std::string& where) {
                 return invalid(at + ".adopted_by", "does not match by_converter");
             ref.adopted_by = *known;
         }
+        element converter;
+        if (a["converter"].get(converter) == simdjson::SUCCESS) {
+            STKIT_TRY(std::optional<std::string> tool, get_optional_string(a, "converter", at));
+            std::optional<std::string> expected;
+            if (ref.adopted_by != audit_adopter::developer) expected = std::string(audit_adopter_name(ref.adopted_by));
+            if (tool != expected) return invalid(at + ".converter", "does not match adopted_by");
+        }
         element author_date;
         if (a["author_date"].get(author_date) == simdjson::SUCCESS) {
             STKIT_TRY(ref.author_date, get_string(a, "author_date", at));

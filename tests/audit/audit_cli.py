@@ -57,7 +57,8 @@ def pt(repo, path):
 def adoption(repo, date, author, bot, commit=None):
     # The fixtures give author and committer the same date.
     return {"commit": commit or IDS[repo]["adoption"], "date": date, "author": author, "by_converter": bot,
-            "adopted_by": "converter-bot" if bot else "developer", "author_date": date}
+            "adopted_by": "converter-bot" if bot else "developer", "author_date": date,
+            "converter": "converter-bot" if bot else None}
 
 
 def history(commits, first_model, first_model_date, first_st, days, removed, converter, developer):

@@ -88,7 +88,8 @@ TEST(AuditJson, ReadsDocumentsWrittenBeforeStkitConversions) {
     // The fields added with the full-history walk are optional on input; the bot flag decides.
     std::string text = document_text({sample_repo("a", true)}, true);
     for (const char* field : {",\"first_model_date\":\"2022-03-01T00:00:00Z\"", ",\"adopted_by\":\"stkit\"",
-                              ",\"author_date\":\"2022-03-10T23:00:00Z\"", ",\"days_from_first_model\":10", ",\"stkit\":2"})
+                              ",\"author_date\":\"2022-03-10T23:00:00Z\"", ",\"days_from_first_model\":10", ",\"stkit\":2",
+                              ",\"converter\":\"stkit\""})
         text = replaced(text, field, "");
     text = replaced(text, "\"by_converter\":false", "\"by_converter\":true");
     auto parsed = audit_json_parse(text);
@@ -114,6 +115,10 @@ TEST(AuditJson, RefusesMalformedDocuments) {
     expect_invalid(replaced(good, "\"adopted_by\":\"stkit\"", "\"adopted_by\":\"robot\""), "first_safetensors_commit.adopted_by");
     // by_converter is kept for readers of the bot-only field; it must agree with adopted_by.
     expect_invalid(replaced(good, "\"by_converter\":false", "\"by_converter\":true"), "first_safetensors_commit.adopted_by");
+    // converter names the tool of adopted_by (null for a developer); a document that disagrees is refused.
+    expect_invalid(replaced(good, "\"converter\":\"stkit\"", "\"converter\":\"converter-bot\""),
+                   "first_safetensors_commit.converter");
+    expect_invalid(replaced(good, "\"converter\":\"stkit\"", "\"converter\":null"), "first_safetensors_commit.converter");
     expect_invalid(replaced(good, "\"days_from_first_model\":10", "\"days_from_first_model\":\"10\""), "days_from_first_model");
     expect_invalid(replaced(good, "\"repo\":\"a\"", "\"repository\":\"a\""), "$.repos.repo");
     expect_invalid(replaced(good, "\"lfs_pointer\":true", "\"lfs_pointer\":null"), "lfs_pointer");

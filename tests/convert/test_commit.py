@@ -340,8 +340,8 @@ with open(audit_json) as f:
     history = json.load(f)["repos"][0]["history"]
 adoption = history["first_safetensors_commit"]
 check(adoption["commit"] == converted, f"audit: adoption at {adoption['commit']}, not the conversion {converted}")
-check(adoption["adopted_by"] == "stkit" and adoption["by_converter"] is False,
-      f"audit: adopted_by {adoption['adopted_by']}, by_converter {adoption['by_converter']}")
+check(adoption["adopted_by"] == "stkit" and adoption["converter"] == "stkit" and adoption["by_converter"] is False,
+      f"audit: adopted_by {adoption['adopted_by']}, converter {adoption.get('converter')}, by_converter {adoption['by_converter']}")
 check(history["safetensors_commits"] == {"converter": 0, "developer": 0, "stkit": 1},
       f"audit: commit counts {history['safetensors_commits']}")
 
