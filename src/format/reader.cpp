@@ -203,6 +203,7 @@ result<void> safetensors_file_builder::check_layout() {
     uint64_t data_start = header_offset + file.header_size_;
     uint64_t data_size = file.bytes_.size() - data_start;
     uint64_t expected = 0;
+    const tensor_view* past_end = nullptr;  // the first tensor the data buffer does not hold whole
     for (tensor_view& tensor : tensors) {
         if (tensor.data_begin != expected) {
             bool gap = tensor.data_begin > expected;
@@ -213,13 +214,18 @@ result<void> safetensors_file_builder::check_layout() {
                               std::string(tensor.name));
         }
         expected = tensor.data_end;
-        if (expected > data_size) break;  // reported below, before any view is made
+        if (expected > data_size) {  // reported below, before any view is made
+            past_end = &tensor;
+            break;
+        }
     }
+    // A truncated file names the first tensor cut short, so the user knows what is missing.
     if (expected != data_size)
         return make_error(error_code::st_data_size_mismatch,
                           "tensors end at " + std::to_string(expected) + ", data buffer holds " +
                               std::to_string(data_size),
-                          data_start + std::min(expected, data_size));
+                          data_start + std::min(expected, data_size),
+                          past_end ? std::string(past_end->name) : std::string());
     // Map: only now, with every offset proven inside the buffer, make the byte views.
     auto data = file.bytes_.subspan(static_cast<std::size_t>(data_start));
     for (tensor_view& tensor : tensors)

@@ -235,7 +235,11 @@ TEST(format_reader_reject, offsets_gap_overlap_and_data_size) {
     e = reject(one, "01234");  // a trailing byte: a polyglot
     EXPECT_EQ(e.code, error_code::st_data_size_mismatch);
     EXPECT_EQ(e.offset, 8 + one.size() + 4);
-    EXPECT_EQ(reject(one, "012").code, error_code::st_data_size_mismatch);  // short data
+    EXPECT_TRUE(e.name.empty());  // every tensor is whole: the extra byte belongs to none
+    e = reject(one, "012");  // short data: the tensor cut short is named
+    EXPECT_EQ(e.code, error_code::st_data_size_mismatch);
+    EXPECT_EQ(e.name, "a");
+    EXPECT_EQ(e.offset, 8 + one.size() + 3);
     EXPECT_EQ(reject("{}", "x").code, error_code::st_data_size_mismatch);
     // A huge tensor far past the data never makes a view.
     EXPECT_EQ(reject("{\"a\":{\"dtype\":\"U8\",\"shape\":[1000000],\"data_offsets\":[0,1000000]}}").code,

@@ -162,6 +162,7 @@ def test_errors_carry_code_file_offset_and_name(tmp_path, framework):
         stkit.safe_open(truncated, framework.name)
     assert raised.value.code == "st_data_size_mismatch" and raised.value.file == str(truncated)
     assert raised.value.offset == len(data) - 3 and str(truncated) in str(raised.value)  # where the bytes end
+    assert raised.value.name == "t"  # the tensor cut short
 
     for bad in ("tf", "flax", "torchy", 3):
         with pytest.raises(stkit.SafetensorError, match="framework"):
