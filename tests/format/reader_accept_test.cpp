@@ -167,6 +167,38 @@ TEST(format_reader_accept, every_dtype_including_packed) {
     EXPECT_EQ(packed_file.tensor_find("p")->data.size(), 1u);
 }
 
+// Integers of every length up to 20 digits, in the usual header shape (read eight digits at a time)
+// and with a space after each colon (the general JSON path): the same value, or the same refusal
+// past 2^64 - 1. The shape [n, 0] holds no element, so any n is a valid extent.
+TEST(format_reader_accept, integers_of_every_length_on_both_paths) {
+    std::vector<std::string> numbers = {"0", "9", "10", "99999999", "100000000", "12345678901234567",
+                                        "9999999999999999999", "18446744073709551615", "18446744073709551616",
+                                        "99999999999999999999"};
+    uint64_t next = 0x9e3779b97f4a7c15ull;  // a fixed sequence: every length 1-20, several times
+    for (int digits = 1; digits <= 20; ++digits)
+        for (int k = 0; k < 20; ++k) {
+            next = next * 6364136223846793005ull + 1442695040888963407ull;
+            std::string n = std::to_string(1 + next % 9);
+            for (uint64_t x = next; static_cast<int>(n.size()) < digits; x = x * 31 + 7) n += char('0' + (x >> 33) % 10);
+            numbers.push_back(n);
+        }
+    for (const std::string& n : numbers) {
+        bool fits = n.size() < 20 || n <= "18446744073709551615";
+        for (std::string_view colon : {":", ": "}) {
+            std::string header = "{\"t\"" + std::string(colon) + "{\"dtype\"" + std::string(colon) + "\"U8\",\"shape\"" +
+                                 std::string(colon) + "[" + n + ",0],\"data_offsets\"" + std::string(colon) + "[0,0]}}";
+            auto file = safetensors_file::from_buffer(make_file(header));
+            ASSERT_EQ(file.ok(), fits) << header;
+            if (fits) {
+                ASSERT_EQ(file->tensors()[0].shape.size(), 2u);
+                EXPECT_EQ(std::to_string(file->tensors()[0].shape[0]), n) << header;
+            } else {
+                EXPECT_EQ(file.error().code, error_code::st_header_invalid_json) << header;
+            }
+        }
+    }
+}
+
 TEST(format_reader_accept, views_survive_moving_the_file) {
     auto bytes = make_file("{\"__metadata__\":{\"k\":\"v\"},\"a\":{\"dtype\":\"U8\",\"shape\":[2],\"data_offsets\":[0,2]}}", "hi");
     auto file = accept(bytes);
