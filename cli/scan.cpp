@@ -8,7 +8,7 @@
 
 #include "command.hpp"
 #include "progress.hpp"
-#include "scan_paths.hpp"
+#include "stkit/scan/paths.hpp"
 #include "stkit/scan/report.hpp"
 #include "stkit/scan/scan.hpp"
 

@@ -8,10 +8,10 @@
 #include <vector>
 
 #include "binding.hpp"
-#include "scan_paths.hpp"
 #include "stkit/convert/convert.hpp"
 #include "stkit/convert/report.hpp"
 #include "stkit/format/report.hpp"
+#include "stkit/scan/paths.hpp"
 #include "stkit/scan/report.hpp"
 
 namespace stkit::python {
@@ -32,7 +32,7 @@ std::string scan_py(const std::vector<std::string>& paths, std::optional<uint64_
     scan_options options;
     if (max_bytes) options.max_total_bytes = *max_bytes;
     py::gil_scoped_release unlocked;
-    return scan_report_json(cli::scan_paths(paths, options, jobs));
+    return scan_report_json(scan_paths(paths, options, jobs));
 }
 
 std::string inspect_py(const fs::path& path) {

@@ -2,7 +2,8 @@
 scanned for code.
 
 A drop-in for the reference `safetensors` package (``safe_open``, ``stkit.torch``, ``stkit.numpy``,
-``SafetensorError``), built on stkit's C++ library, plus:
+``SafetensorError``, and its raw ``serialize``, ``serialize_file`` and ``deserialize``, also at
+``stkit._safetensors_rust`` where the reference has them), built on stkit's C++ library, plus:
 
 - :func:`convert`: PyTorch (``.bin .pt .pth .ckpt``) and NumPy (``.npy .npz``) checkpoints, or a
   transformers folder, to safetensors; the pickle is read by a restricted machine, never unpickled.
@@ -21,6 +22,7 @@ from typing import Any, Dict, Iterable, List, Optional, Union
 from ._errors import SafetensorError, SafetensorFileNotFoundError, TensorNotFoundError, UnsafeCheckpointError
 from . import _stkit
 from ._safe_open import SafeSlice, safe_open
+from ._safetensors_rust import deserialize, serialize, serialize_file
 
 __version__: str = _stkit.__version__
 
@@ -103,7 +105,10 @@ __all__ = [
     "UnsafeCheckpointError",
     "__version__",
     "convert",
+    "deserialize",
     "inspect",
     "safe_open",
     "scan",
+    "serialize",
+    "serialize_file",
 ]

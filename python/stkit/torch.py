@@ -17,17 +17,12 @@ import torch
 from . import _stkit
 from ._errors import _argument_error
 from ._safe_open import _load, _load_bytes
+from ._safetensors_rust import FRAMEWORK_NAMES
 
 
 def _dtypes() -> Dict[str, torch.dtype]:
-    names = {
-        "BOOL": "bool", "U8": "uint8", "I8": "int8", "U16": "uint16", "I16": "int16", "U32": "uint32",
-        "I32": "int32", "U64": "uint64", "I64": "int64", "F16": "float16", "BF16": "bfloat16",
-        "F32": "float32", "F64": "float64", "C64": "complex64", "F8_E4M3": "float8_e4m3fn",
-        "F8_E5M2": "float8_e5m2", "F8_E4M3FNUZ": "float8_e4m3fnuz", "F8_E5M2FNUZ": "float8_e5m2fnuz",
-        "F8_E8M0": "float8_e8m0fnu",
-    }
-    return {name: getattr(torch, attr) for name, attr in names.items() if isinstance(getattr(torch, attr, None), torch.dtype)}
+    return {name: getattr(torch, attr) for name, attr in FRAMEWORK_NAMES.items()
+            if isinstance(getattr(torch, attr, None), torch.dtype)}
 
 
 _TYPES = _dtypes()

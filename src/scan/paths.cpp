@@ -1,12 +1,13 @@
-// See scan_paths.hpp.
-#include "scan_paths.hpp"
+// See stkit/scan/paths.hpp.
+#include "stkit/scan/paths.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <system_error>
 #include <thread>
 
-namespace stkit::cli {
+namespace stkit {
 namespace {
 
 // Every regular file under the given paths, sorted per argument so output order is deterministic.
@@ -53,11 +54,18 @@ std::vector<file_report> scan_paths(const std::vector<std::string>& paths, const
     };
     jobs = std::max(1u, std::min<unsigned>(jobs, static_cast<unsigned>(std::max<std::size_t>(files.size(), 1))));
     std::vector<std::thread> threads;
-    for (unsigned j = 1; j < jobs; ++j) threads.emplace_back(worker);
+    for (unsigned j = 1; j < jobs; ++j) {
+        // The library never throws: without another thread, the ones already started do the work.
+        try {
+            threads.emplace_back(worker);
+        } catch (const std::system_error&) {
+            break;
+        }
+    }
     worker();
     for (std::thread& t : threads) t.join();
     reports.insert(reports.end(), std::make_move_iterator(scanned.begin()), std::make_move_iterator(scanned.end()));
     return reports;
 }
 
-}  // namespace stkit::cli
+}  // namespace stkit
