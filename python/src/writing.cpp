@@ -46,6 +46,8 @@ private:
 struct write_input {
     std::vector<tensor_bytes> tensors;
     std::vector<std::pair<std::string, std::string>> metadata;
+    // metadata={} writes "__metadata__":{} as the reference does; None writes no "__metadata__".
+    empty_metadata when_empty = empty_metadata::omitted;
 };
 
 write_input gather(const py::sequence& tensors, const py::object& metadata, held_views& views) {
@@ -66,6 +68,7 @@ write_input gather(const py::sequence& tensors, const py::object& metadata, held
         input.tensors.push_back(std::move(tensor));
     }
     if (!metadata.is_none()) {
+        input.when_empty = empty_metadata::written;
         for (auto [key, value] : metadata.cast<py::dict>()) {
             if (!py::isinstance<py::str>(key) || !py::isinstance<py::str>(value))
                 throw py::type_error("metadata keys and values must be str, got " +
@@ -81,7 +84,7 @@ uint64_t write_file_py(const fs::path& path, const py::sequence& tensors, const 
     held_views views(tensors.size());
     write_input input = gather(tensors, metadata, views);
     py::gil_scoped_release unlocked;
-    return take(write_file(path, input.tensors, input.metadata, /*overwrite=*/true), path.string());
+    return take(write_file(path, input.tensors, input.metadata, /*overwrite=*/true, input.when_empty), path.string());
 }
 
 py::bytes write_bytes_py(const py::sequence& tensors, const py::object& metadata) {
@@ -90,7 +93,7 @@ py::bytes write_bytes_py(const py::sequence& tensors, const py::object& metadata
     std::vector<std::byte> out;
     {
         py::gil_scoped_release unlocked;
-        out = take(write_buffer(input.tensors, input.metadata));
+        out = take(write_buffer(input.tensors, input.metadata, input.when_empty));
     }
     return py::bytes(reinterpret_cast<const char*>(out.data()), out.size());
 }

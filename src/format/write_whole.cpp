@@ -20,8 +20,10 @@ result<void> check_size(const tensor_bytes& tensor, uint64_t expected) {
 }  // namespace
 
 result<uint64_t> write_file(const std::filesystem::path& destination, std::span<const tensor_bytes> tensors,
-                            std::span<const std::pair<std::string, std::string>> metadata, bool overwrite) {
+                            std::span<const std::pair<std::string, std::string>> metadata, bool overwrite,
+                            empty_metadata when_empty) {
     STKIT_TRY(safetensors_writer writer, safetensors_writer::create(destination, overwrite));
+    if (when_empty == empty_metadata::written) writer.write_empty_metadata();
     std::unordered_map<std::string_view, const tensor_bytes*> by_name;
     by_name.reserve(tensors.size());
     for (const tensor_bytes& tensor : tensors) {
@@ -40,7 +42,8 @@ result<uint64_t> write_file(const std::filesystem::path& destination, std::span<
 }
 
 result<std::vector<std::byte>> write_buffer(std::span<const tensor_bytes> tensors,
-                                            std::span<const std::pair<std::string, std::string>> metadata) {
+                                            std::span<const std::pair<std::string, std::string>> metadata,
+                                            empty_metadata when_empty) {
     // Metadata goes through a writer's own checks (UTF-8, repeated keys) and sorting; no file is
     // created for that, as a writer only opens its output in create().
     safetensors_writer checks;
@@ -57,7 +60,7 @@ result<std::vector<std::byte>> write_buffer(std::span<const tensor_bytes> tensor
     STKIT_TRY_VOID(plan_layout(order));
     std::vector<std::pair<std::string, std::string>> sorted(metadata.begin(), metadata.end());
     std::sort(sorted.begin(), sorted.end());
-    const std::string header = build_header(order, sorted);
+    const std::string header = build_header(order, sorted, when_empty);
     const uint64_t data_bytes = order.empty() ? 0 : order.back().data_end;
 
     std::vector<std::byte> out(8 + header.size() + data_bytes);

@@ -65,12 +65,12 @@ result<uint64_t> byte_size_of(std::string_view name, dtype type, std::span<const
 }  // namespace
 
 std::string build_header(std::span<const planned_tensor> tensors,
-                         std::span<const std::pair<std::string, std::string>> metadata) {
+                         std::span<const std::pair<std::string, std::string>> metadata, empty_metadata when_empty) {
     std::string out;
     out.reserve(64 + tensors.size() * 96);
     out += '{';
     bool first = true;
-    if (!metadata.empty()) {
+    if (!metadata.empty() || when_empty == empty_metadata::written) {
         out += "\"__metadata__\":{";
         for (std::size_t i = 0; i < metadata.size(); ++i) {
             if (i) out += ',';
@@ -164,7 +164,7 @@ result<void> safetensors_writer::set_metadata(std::string key, std::string value
 result<std::span<const planned_tensor>> safetensors_writer::layout() {
     if (laid_out_) return make_error(error_code::invalid_argument, "layout() called twice");
     STKIT_TRY_VOID(plan_layout(tensors_));
-    std::string header = build_header(tensors_, metadata_);
+    std::string header = build_header(tensors_, metadata_, empty_metadata_);
     std::array<std::byte, 8> length;
     uint64_t size = header.size();
     for (int i = 0; i < 8; ++i) length[i] = static_cast<std::byte>(size >> (8 * i));

@@ -45,6 +45,34 @@ TEST_F(format_writer, metadata_vector) {
     EXPECT_EQ(read_file(path), length_prefix(40) + "{\"__metadata__\":{\"framework\":\"pt\"}}     ");
 }
 
+// Metadata given but empty: the reference writes "__metadata__":{} (its Some(empty map)); the
+// streaming writer, write_file and write_buffer all do when asked, and none does by default.
+TEST_F(format_writer, empty_metadata_when_asked_vector) {
+    const std::string expected = length_prefix(24) + "{\"__metadata__\":{}}     ";
+    fs::path path = directory_ / "empty_meta.safetensors";
+    auto writer = safetensors_writer::create(path);
+    ASSERT_TRUE(writer.ok());
+    writer->write_empty_metadata();
+    ASSERT_TRUE(writer->commit().ok());
+    EXPECT_EQ(read_file(path), expected);
+
+    fs::path whole = directory_ / "empty_meta_whole.safetensors";
+    ASSERT_TRUE(write_file(whole, {}, {}, false, empty_metadata::written).ok());
+    EXPECT_EQ(read_file(whole), expected);
+    auto buffer = write_buffer({}, {}, empty_metadata::written);
+    ASSERT_TRUE(buffer.ok());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(buffer->data()), buffer->size()), expected);
+    auto omitted = write_buffer({}, {});
+    ASSERT_TRUE(omitted.ok());
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(omitted->data()), omitted->size()), length_prefix(8) + "{}      ");
+
+    // Read back, the file has metadata (empty), which the reader reports as present.
+    auto file = safetensors_file::open(path);
+    ASSERT_TRUE(file.ok()) << file.error().to_string();
+    EXPECT_TRUE(file->has_metadata());
+    EXPECT_TRUE(file->metadata().empty());
+}
+
 TEST_F(format_writer, multi_dtype_ordering_vector) {
     fs::path path = directory_ / "order.safetensors";
     auto writer = safetensors_writer::create(path);

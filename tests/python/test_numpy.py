@@ -61,3 +61,21 @@ def test_device_must_be_cpu(tmp_path):
     stkit.numpy.save_file({"a": np.zeros(1)}, tmp_path / "a.safetensors")
     with pytest.raises(stkit.SafetensorError, match="not supported for framework numpy"):
         stkit.safe_open(tmp_path / "a.safetensors", "np", device="cuda")
+
+
+def test_empty_metadata_is_written_as_the_reference_writes_it(tmp_path):
+    # metadata={} is Some(empty map) for the reference's writer: "__metadata__":{} is in the header;
+    # metadata=None leaves it out. Both frameworks' save, save_file and serialize agree.
+    given = b"\x18\x00\x00\x00\x00\x00\x00\x00" + b'{"__metadata__":{}}     '
+    absent = b"\x08\x00\x00\x00\x00\x00\x00\x00" + b"{}      "
+    assert stkit.numpy.save({}, metadata={}) == given
+    assert stkit.torch.save({}, metadata={}) == given
+    assert stkit.serialize({}, metadata={}) == given
+    assert stkit.numpy.save({}) == absent and stkit.numpy.save({}, metadata=None) == absent
+    path = tmp_path / "empty_metadata.safetensors"
+    stkit.numpy.save_file({"x": np.arange(3, dtype=np.int16)}, path, metadata={})
+    with stkit.safe_open(path, "np") as f:
+        assert f.metadata() == {}
+    stkit.numpy.save_file({"x": np.arange(3, dtype=np.int16)}, path)
+    with stkit.safe_open(path, "np") as f:
+        assert f.metadata() is None

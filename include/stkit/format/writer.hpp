@@ -4,7 +4,8 @@
 // Layout produced (see safetensors.hpp for the format): tensors are ordered by dtype in descending
 // enum order (U64, I64, F64, C64, F32, U32, I32, BF16, F16, U16, I16, F8_E5M2FNUZ, F8_E4M3FNUZ,
 // F8_E8M0, F8_E4M3, F8_E5M2, I8, U8, F6_E3M2, F6_E2M3, F4, BOOL), then by name byte-wise
-// ascending. The header is compact JSON: "__metadata__" first (when any metadata was given) with
+// ascending. The header is compact JSON: "__metadata__" first (when it has an entry, or when asked
+// for an empty one: empty_metadata) with
 // its keys sorted, then each tensor in file order as
 // {"dtype":"F32","shape":[2,2],"data_offsets":[0,16]}; strings escaped as serde_json does (\" \\ \b
 //  \f \n \r \t, other control characters \u00XX in lowercase hex, everything else raw UTF-8).
@@ -57,8 +58,14 @@ using tensor_producer = std::function<result<void>(const byte_sink& sink)>;
 // Builds the header (JSON plus padding, without the 8-byte length) for tensors already in file order
 // with offsets assigned, and metadata sorted by key. Used by the writer; exposed for tests and tools
 // that need the exact bytes.
+// Whether "__metadata__" is written when there is no entry. The reference writes it for metadata
+// given as an empty dict (`"__metadata__":{}`) and leaves it out only when no metadata was given;
+// Python callers say which with `metadata=None` or `metadata={}`.
+enum class empty_metadata { omitted, written };
+
 [[nodiscard]] std::string build_header(std::span<const planned_tensor> tensors,
-                                       std::span<const std::pair<std::string, std::string>> metadata);
+                                       std::span<const std::pair<std::string, std::string>> metadata,
+                                       empty_metadata when_empty = empty_metadata::omitted);
 
 // Sorts `tensors` into the reference order and assigns contiguous data offsets from 0. Errors:
 // st_write_invalid_name (not UTF-8), st_write_reserved_name, st_write_duplicate_name,
@@ -82,6 +89,8 @@ public:
     // Adds a metadata entry (before layout()). Errors: st_write_invalid_name (key or value not UTF-8),
     // st_write_duplicate_name (key given twice), invalid_argument after layout().
     [[nodiscard]] result<void> set_metadata(std::string key, std::string value);
+    // Writes "__metadata__" even when no entry is set (before layout(); see empty_metadata).
+    void write_empty_metadata() noexcept { empty_metadata_ = empty_metadata::written; }
 
     // Fixes the file order and writes the header. Returns the tensors in file order (valid until the
     // writer is destroyed). Errors: io_write_failed, invalid_argument if called twice.
@@ -128,6 +137,7 @@ private:
     output_file out_;
     std::vector<planned_tensor> tensors_;
     std::vector<std::pair<std::string, std::string>> metadata_;
+    empty_metadata empty_metadata_ = empty_metadata::omitted;
     std::unordered_set<std::string> declared_names_;  // until layout()
     bool laid_out_ = false;
     bool finished_ = false;
@@ -152,11 +162,13 @@ struct tensor_bytes {
 [[nodiscard]] result<uint64_t> write_file(const std::filesystem::path& destination,
                                           std::span<const tensor_bytes> tensors,
                                           std::span<const std::pair<std::string, std::string>> metadata,
-                                          bool overwrite = false);
+                                          bool overwrite = false,
+                                          empty_metadata when_empty = empty_metadata::omitted);
 
 // The bytes write_file() would write, in memory. Errors: those of plan_layout(), those of
 // set_metadata() (st_write_invalid_name, st_write_duplicate_name), st_write_byte_count_mismatch.
 [[nodiscard]] result<std::vector<std::byte>> write_buffer(
-    std::span<const tensor_bytes> tensors, std::span<const std::pair<std::string, std::string>> metadata);
+    std::span<const tensor_bytes> tensors, std::span<const std::pair<std::string, std::string>> metadata,
+    empty_metadata when_empty = empty_metadata::omitted);
 
 }  // namespace stkit
