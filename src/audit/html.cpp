@@ -133,7 +133,18 @@ std::string stacked_bars(const bar_chart& c, const std::string& extra = {}) {
     return svg + x_labels(c.labels) + extra + "</svg>";
 }
 
-std::string adoption_bars(const detail::audit_figures& f) {
+// Drawn in place of an adoption chart that has nothing to draw, so an empty frame is never taken for
+// a chart of zero: why it is empty, and how to fill it when the audit read no history.
+std::string no_adoptions(std::string_view id, bool history_read) {
+    std::string_view why = history_read
+                               ? "No adoptions in this audit: no repository's git history adds a safetensors file."
+                               : "No adoptions in this audit: it read no git history. Run stkit audit with "
+                                 "--history on git repositories to chart when each one adopted safetensors.";
+    return fmt::format("<p class='empty' id='{}-empty'>{}</p>", id, escape(why));
+}
+
+std::string adoption_bars(const detail::audit_figures& f, bool history_read) {
+    if (f.adoptions.empty()) return no_adoptions("adoptions", history_read);
     bar_chart c{"adoptions", "month of the adoption commit (committer date, UTC)", "repositories adopting", {}, {}, {}, false, {}};
     for (const audit_adoption_row& row : f.adoptions) {
         c.labels.push_back(row.month);
@@ -146,7 +157,8 @@ std::string adoption_bars(const detail::audit_figures& f) {
     return legend(c.parts) + stacked_bars(c);
 }
 
-std::string heatmap(const detail::audit_figures& f) {
+std::string heatmap(const detail::audit_figures& f, bool history_read) {
+    if (f.heatmap.empty()) return no_adoptions("heatmap", history_read);
     uint64_t peak = 1;
     for (const auto& year : f.heatmap)
         for (uint64_t n : year) peak = std::max(peak, n);
@@ -197,7 +209,8 @@ std::string share_bars(std::string_view id, std::string_view x_title, const std:
     return stacked_bars(c);
 }
 
-std::string days_histogram(const detail::audit_figures& f) {
+std::string days_histogram(const detail::audit_figures& f, bool history_read) {
+    if (f.days_bins.empty()) return no_adoptions("days", history_read);
     bar_chart c{"days", fmt::format("days from the first model commit to the adoption ({}-day bins)", f.bin_days),
                 "repositories", {}, {}, {}, false, {}};
     for (const audit_days_row& bin : f.days_bins) {
@@ -273,6 +286,7 @@ bool before(const audit_html_writer::row& a, const audit_html_writer::row& b) {
 
 void audit_html_writer::add(const audit_repo& repo) {
     ++total_;
+    history_read_ = history_read_ || repo.history.has_value();
     row r{repo.repo, std::string(repo_status_name(repo.status)), repo.created.value_or("unknown"), "",
           repo.files.size(), rank_of(repo)};
     if (repo.history && repo.history->first_safetensors_commit) {
@@ -298,6 +312,7 @@ std::string audit_html_writer::render(const audit_summary& s) const {
         "td,th{border:1px solid #ccc;padding:2px 6px}.legend span{margin-right:14px;font-size:12px}"
         ".legend i{display:inline-block;width:12px;height:12px;margin-right:4px;border:1px solid #ccc}"
         ".twin{font-size:11px;color:#666}.notes{font-size:12px}"
+        ".empty{border:1px dashed #bbb;background:#fafafa;color:#555;padding:48px 20px;text-align:center}"
         ".safe{color:#2a7d2a}.unsafe{color:#b00}.mixed{color:#b06000}</style></head><body>";
     page += fmt::format(
         "<h1>Safetensors adoption audit</h1><p>{} repositories, {} model files: {} safe, {} mixed, {} unsafe, "
@@ -307,8 +322,8 @@ std::string audit_html_writer::render(const audit_summary& s) const {
         count(audit_adopter::converter_bot), count(audit_adopter::developer), count(audit_adopter::stkit));
     auto twin = [](std::string_view files) { return fmt::format("<p class='twin'>Same numbers: {} (--csv).</p>", files); };
     page += "<h2>Repository status</h2>" + status_bar(f) + twin("status.csv");
-    page += "<h2>Safetensors adoptions per month</h2>" + adoption_bars(f) + twin("adoptions.csv");
-    page += "<h2>Adoptions by year and month</h2>" + heatmap(f) + twin("adoption_heatmap.csv");
+    page += "<h2>Safetensors adoptions per month</h2>" + adoption_bars(f, history_read_) + twin("adoptions.csv");
+    page += "<h2>Adoptions by year and month</h2>" + heatmap(f, history_read_) + twin("adoption_heatmap.csv");
     std::vector<series> families;
     for (std::size_t i = 0; i < format_family_count; ++i)
         families.push_back({std::string(format_family_name(static_cast<format_family>(i))), family_colours[i]});
@@ -317,7 +332,7 @@ std::string audit_html_writer::render(const audit_summary& s) const {
             twin("monthly.csv");
     page += "<h2>Format share by repository creation year</h2>" + legend(families) +
             share_bars("share-year", "year the repository was created", f.share_by_year) + twin("yearly.csv");
-    page += "<h2>Days from the first model commit to safetensors</h2>" + days_histogram(f) +
+    page += "<h2>Days from the first model commit to safetensors</h2>" + days_histogram(f, history_read_) +
             twin("days_to_safetensors.csv, days_quartiles.csv");
 
     std::vector<row> shown = rows_;

@@ -42,8 +42,9 @@ bool is_file(const fs::directory_entry& entry) {
 }
 
 // Files up to this size are read into memory with one read (cheaper than a map plus a second read
-// for the digest: most files of a model repository are small); larger ones are mapped, so memory
-// per thread stays bounded whatever the file sizes.
+// for the digest: most files of a model repository are small); larger ones are mapped for the scan
+// and digested with bounded reads. Only the pages the scan reads become resident, and it reads a
+// valid safetensors file's data only as far as an unpickler would (docs/audit.md, "Memory per task").
 constexpr std::size_t read_whole_limit = std::size_t{1} << 20;
 
 struct file_content {

@@ -1,7 +1,8 @@
 """stkit audit report: the page of a generated audit of 300 repositories renders in headless Chromium
 (no network, no script) with every chart present and non-empty, each chart's hover titles give the
 numbers of its CSV twin, those numbers match a count made here from the JSON, month labels stay
-apart at 120+ months, and the screenshot shows each chart's colours. Set STKIT_REPORT_SHOT to keep
+apart at 120+ months, and the screenshot shows each chart's colours. Without adoptions (no history, or
+none in it), each adoption chart is replaced by a note saying why. Set STKIT_REPORT_SHOT to keep
 the screenshot (docs/audit-report.png is made that way)."""
 import csv
 import html.parser
@@ -209,6 +210,42 @@ for name, colour in [("safe status", "#2a7d2a"), ("unsafe status", "#b00000"), (
                      ("torch.save share", "#d62728"), ("pickle share", "#ff7f0e")]:
     rgb = tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
     check(seen[rgb] > 400, f"{name}: {seen[rgb]} pixels of {colour} in the screenshot")
+# ---- an audit without adoptions: each adoption chart gives way to a note saying why ----
+check("class='empty'" not in page, "no empty-chart note on a page with adoptions")
+
+
+def render_without_adoptions(history):
+    """The page of the 300 repositories with no adoption: without history at all (an audit run
+    without --history), or with histories that never add a safetensors file."""
+    doc = json.loads(json.dumps(document))
+    doc["audit"]["history"] = history
+    for r in doc["repos"]:
+        if not history:
+            r["history"] = None
+            continue
+        h = r["history"]
+        h["first_safetensors_commit"] = h["days_to_safetensors"] = h["days_from_first_model"] = None
+        h["safetensors_commits"] = {k: 0 for k in h["safetensors_commits"]}
+    name = "history" if history else "no-history"
+    source, target = os.path.join(SCRATCH, f"{name}.json"), os.path.join(SCRATCH, f"{name}.html")
+    with open(source, "w") as f:
+        json.dump(doc, f)
+    subprocess.run([STKIT, "audit", "report", source, "--html", target], check=True, capture_output=True)
+    return open(target, encoding="utf-8").read()
+
+
+for history, why in ((False, "it read no git history. Run stkit audit with --history on git repositories"),
+                     (True, "no repository&#39;s git history adds a safetensors file.")):
+    empty = render_without_adoptions(history)
+    for chart in ("adoptions", "heatmap", "days"):
+        check(f"<svg id='{chart}'" not in empty, f"history={history}: no empty {chart} chart drawn")
+        note = re.search(rf"<p class='empty' id='{chart}-empty'>([^<]*)</p>", empty)
+        check(note is not None and note.group(1) == "No adoptions in this audit: " + why + (
+            " to chart when each one adopted safetensors." if not history else ""),
+              f"history={history}: the {chart} chart is replaced by a note saying why it is empty")
+    for chart in ("status", "share", "share-year"):
+        check(f"<svg id='{chart}'" in empty, f"history={history}: chart {chart} still drawn")
+
 if os.environ.get("STKIT_REPORT_SHOT"):
     shutil.copyfile(SHOT, os.environ["STKIT_REPORT_SHOT"])
 print(f"{len(FAILURES)} failures")

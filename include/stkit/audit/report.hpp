@@ -150,7 +150,8 @@ public:
     explicit audit_html_writer(std::size_t max_rows = 200) : max_rows_(max_rows) {}
     void add(const audit_repo& repo);
     // Renders the self-contained page (inline SVG and CSS, no scripts, no network): the charts of
-    // docs/audit.md ("The report"), each drawn from audit_summary alone, and the table.
+    // docs/audit.md ("The report"), each drawn from audit_summary alone, and the table. An adoption
+    // chart with no adoption to draw is replaced by a note (class "empty") saying why.
     [[nodiscard]] std::string render(const audit_summary& summary) const;
     [[nodiscard]] result<void> write(const std::filesystem::path& destination, bool overwrite,
                                      const audit_summary& summary) const;
@@ -165,6 +166,7 @@ private:
     void trim();
     std::size_t max_rows_;
     std::size_t total_ = 0;
+    bool history_read_ = false;  // a repository came with its history: an audit with --history
     std::vector<row> rows_;
 };
 
