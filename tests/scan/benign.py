@@ -23,6 +23,8 @@ import sys
 import numpy as np
 import torch
 
+torch.manual_seed(0)  # the models' weights, so every run scans the same bytes
+
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "attacks"))
 from attack_common import gguf_bytes, keras_archive, skops_archive, zip_bytes  # noqa: E402
@@ -65,6 +67,13 @@ lookalikes = {
     "proto_then_mark": b"\x80\x03(\x3f" * 16,
     "zip_magic": b"PK\x03\x04" + bytes(60),
     "gzip_magic": b"\x1f\x8b\x08\x00" + bytes(60),
+    # Random weights of a tied Embedding (found in 1,500 torch.save runs): read as a pickle, a FRAME
+    # longer than the data and an EXT2 code; no global is named, nothing can run.
+    "frame_and_ext": bytes.fromhex(
+        "4e477e3efb0e1d3f334e833e1a95ee3e57c60a3fa877873e3151f13ebf08ce3fb4c3613f78c1c53e918f1f3ff7eb0d3f"
+        "9b7c8e3e20f4acbfca1f69bf64a961bf160532bf2fb3fa3ecb1b003f0f50f53eb26d7dbf2eb9d5be027d383e7cb60a3e"
+        "ef13273f6bd64a3d194517bf81184abf64869ebf5c099bbe63448e3febf0bbbe8f3163be1811163fd11115bfd7b18b3f"
+        "823b49be47d586bfcdbb1c3f0b10333f"),
 }
 torch.save({name: torch.frombuffer(bytearray(raw), dtype=torch.float32).clone() for name, raw in lookalikes.items()},
            path("lookalike_data.pt"))
