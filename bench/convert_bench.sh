@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of `stkit convert` on a >= 2 GB pytorch_model.bin made with torch (see bench/convert.md).
-# Reports, in one run: conversion throughput against `cp` of the same file, against `torch.load` of
-# it in Python, and the peak resident memory of `stkit convert` (/usr/bin/time -v).
+# Reports, in one run: conversion throughput against `cp` of the same file (medians of ROUNDS=3
+# alternated rounds), against `torch.load` of it in Python and the Hub's conversion in Python, and
+# the peak resident memory of `stkit convert` (/usr/bin/time -v).
 #
 #   bench/convert_bench.sh [STKIT_BIN] [WORK_DIR]
 # STKIT_BIN defaults to build/cli/stkit; WORK_DIR to /tmp/stkit-convert-bench (about 6 GB free needed;
@@ -39,24 +40,37 @@ elapsed() { "$python" -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[
 
 cat "$model" >/dev/null  # warm the page cache so every contender reads from memory
 
-rm -f "$work/copy.bin"
-start=$(now); cp "$model" "$work/copy.bin"; sync "$work/copy.bin"; end=$(now)
-cp_s=$(elapsed "$start" "$end")
-rm -f "$work/copy.bin"
+# Writes land in the page cache and reach the disk later, so one sample of each depends on what the
+# previous one left to flush. Each round runs the three writers in turn, each after a `sync` (nothing
+# of the previous one still to write); the medians of ROUNDS rounds are compared.
+rounds=${ROUNDS:-3}
+cp_runs=() convert_runs=() noverify_runs=()
+for round in $(seq "$rounds"); do
+    rm -f "$work/copy.bin"; sync
+    start=$(now); cp "$model" "$work/copy.bin"; sync "$work/copy.bin"; end=$(now)
+    cp_runs+=("$(elapsed "$start" "$end")")
+    rm -f "$work/copy.bin"
 
-rm -f "$work/model.safetensors"
-start=$(now)
-/usr/bin/time -v -o "$work/time.txt" "$stkit" convert "$model" -o "$work/model.safetensors" >/dev/null
-end=$(now)
-convert_s=$(elapsed "$start" "$end")
-rss_kb=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$work/time.txt")
+    rm -f "$work/model.safetensors"; sync
+    start=$(now)
+    /usr/bin/time -v -o "$work/time.txt" "$stkit" convert "$model" -o "$work/model.safetensors" >/dev/null
+    end=$(now)
+    convert_runs+=("$(elapsed "$start" "$end")")
+    rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$work/time.txt")
+    (( round == 1 || rss > rss_kb )) && rss_kb=$rss
 
-rm -f "$work/model.safetensors"
-start=$(now)
-"$stkit" convert "$model" -o "$work/model.safetensors" --no-verify >/dev/null
-end=$(now)
-noverify_s=$(elapsed "$start" "$end")
-rm -f "$work/model.safetensors"
+    rm -f "$work/model.safetensors"; sync
+    start=$(now)
+    "$stkit" convert "$model" -o "$work/model.safetensors" --no-verify >/dev/null
+    end=$(now)
+    noverify_runs+=("$(elapsed "$start" "$end")")
+    rm -f "$work/model.safetensors"
+done
+median_of() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+echo "rounds (s): cp ${cp_runs[*]} | convert ${convert_runs[*]} | --no-verify ${noverify_runs[*]}"
+cp_s=$(median_of "${cp_runs[@]}")
+convert_s=$(median_of "${convert_runs[@]}")
+noverify_s=$(median_of "${noverify_runs[@]}")
 
 start=$(now)
 "$python" -c 'import sys, torch; torch.load(sys.argv[1], map_location="cpu")' "$model"
