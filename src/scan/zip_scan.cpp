@@ -6,7 +6,6 @@
 // Every member that is scanned is read through zip_archive::read (CRC-checked) or, when stored,
 // mapped and then CRC-checked.
 #include "scan/internal.hpp"
-#include <zlib.h>
 
 #include <algorithm>
 #include <iterator>
@@ -88,16 +87,6 @@ result<std::span<const std::byte>> stored_span(std::span<const std::byte> archiv
     if (m.compressed_size > cursor.remaining())
         return make_error(error_code::truncated, "member data past the end", m.data_offset, m.name);
     return cursor.take(static_cast<std::size_t>(m.compressed_size));
-}
-
-uint32_t crc32_of(std::span<const std::byte> bytes) {
-    uLong crc = ::crc32(0L, Z_NULL, 0);
-    while (!bytes.empty()) {
-        auto chunk = static_cast<uInt>(std::min<std::size_t>(bytes.size(), 1u << 30));
-        crc = ::crc32(crc, reinterpret_cast<const Bytef*>(bytes.data()), chunk);
-        bytes = bytes.subspan(chunk);
-    }
-    return static_cast<uint32_t>(crc);
 }
 
 // Findings that only say bytes did not parse as what they started like.
@@ -194,7 +183,7 @@ void scan_zip(scan_state& state, std::span<const std::byte> bytes, const std::st
         if (tensor && m.method == 0 && !might_be_loadable(content))
             continue;
         if (m.method == 0) {
-            if (!tensor && crc32_of(content) != m.crc32)
+            if (!tensor && zip_crc32(content) != m.crc32)
                 state.add(zip_finding(verdict::dangerous, "evasion",
                                       "zip member CRC mismatch: readers that check it refuse the member, others load it",
                                       name, m.data_offset));

@@ -178,6 +178,31 @@ bool has_anomaly(const zip_archive& zip, zip_anomaly_kind kind, std::string_view
 
 // ---- Hand-made archives ------------------------------------------------------------------------
 
+// zip_crc32 (ISA-L) must give zlib's CRC-32 for every length (the folding code has separate paths
+// for tails under 16, 64 and 256 bytes and for unaligned starts), and continue across pieces.
+TEST(zip_crc, equals_zlib_for_every_length_alignment_and_split) {
+    std::vector<std::byte> bytes(70'000);
+    uint32_t state = 12345;
+    for (std::byte& b : bytes) {
+        state = state * 1103515245u + 12345u;
+        b = static_cast<std::byte>(state >> 24);
+    }
+    auto zlib = [](std::span<const std::byte> part) {
+        return static_cast<uint32_t>(crc32_z(0, reinterpret_cast<const Bytef*>(part.data()), part.size()));
+    };
+    EXPECT_EQ(zip_crc32({}), 0u);
+    for (std::size_t start = 0; start < 9; ++start)
+        for (std::size_t length = 0; length < 600; ++length) {
+            auto part = std::span<const std::byte>(bytes).subspan(start, length);
+            ASSERT_EQ(zip_crc32(part), zlib(part)) << "start " << start << ", length " << length;
+        }
+    auto all = std::span<const std::byte>(bytes);
+    for (std::size_t split : {1u, 15u, 64u, 255u, 4096u, 65'537u}) {
+        uint32_t crc = zip_crc32(all.subspan(split), zip_crc32(all.first(split)));
+        EXPECT_EQ(crc, zlib(all)) << "split at " << split;
+    }
+}
+
 TEST(zip_handmade, reads_stored_and_deflated_members) {
     std::string text(5000, 'x');
     for (std::size_t i = 0; i < text.size(); i += 7) text[i] = static_cast<char>('a' + i % 26);

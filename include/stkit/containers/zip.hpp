@@ -97,4 +97,10 @@ private:
     std::unordered_map<std::string, std::size_t> index_;  // central name -> first member
 };
 
+// The CRC-32 of zip and gzip (reflected IEEE polynomial), continued from `crc` (0 to start), as
+// zlib's crc32 computes it. Intel ISA-L's folding implementation (carry-less multiply, chosen at
+// run time) does it about 7× faster than Debian's zlib here, which matters because conversion
+// checks the CRC of every stored tensor record before copying it.
+[[nodiscard]] uint32_t zip_crc32(std::span<const std::byte> bytes, uint32_t crc = 0) noexcept;
+
 }  // namespace stkit
