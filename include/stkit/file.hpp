@@ -80,15 +80,11 @@ public:
     output_file& operator=(const output_file&) = delete;
     ~output_file();  // removes the temporary file unless committed
 
-    // Appends bytes (buffered). Errors: io_write_failed.
+    // Appends bytes (buffered). Every 64 MiB that reaches the file, its writeback is started
+    // (sync_file_range), so the disk writes while the caller produces more and finish()'s fsync
+    // waits only for the tail. Errors: io_write_failed.
     [[nodiscard]] result<void> write(std::span<const std::byte> bytes);
     [[nodiscard]] result<void> write(std::string_view text);
-    // Appends `length` bytes of the file open as `source_fd`, from `offset`, by copy_file_range: the
-    // kernel copies page cache to page cache, and the bytes never pass through this process. Where
-    // the file systems cannot (EXDEV, EINVAL, ENOSYS, EOPNOTSUPP), `same_bytes` (the same bytes,
-    // mapped) is written instead. Errors: io_write_failed, io_read_failed (a short source).
-    [[nodiscard]] result<void> copy_range(int source_fd, uint64_t offset, uint64_t length,
-                                          std::span<const std::byte> same_bytes);
     // Everything written so far reaches the file (no fsync): temp_path() can be read back while
     // finish() syncs. Errors: io_write_failed.
     [[nodiscard]] result<void> flush();
@@ -106,6 +102,7 @@ public:
 
 private:
     [[nodiscard]] result<void> flush_buffer();
+    [[nodiscard]] result<void> append_to_file(const std::byte* data, std::size_t size);
     [[nodiscard]] result<void> link_anonymous();
     void discard() noexcept;
 
@@ -114,7 +111,9 @@ private:
     bool finished_ = false;
     bool committed_ = false;
     bool anonymous_ = false;  // O_TMPFILE: no name until commit
-    uint64_t bytes_written_ = 0;
+    uint64_t bytes_written_ = 0;     // including what is still in buffer_
+    uint64_t bytes_in_file_ = 0;     // passed to write(2)
+    uint64_t writeback_started_ = 0; // bytes whose writeback has been started
     std::vector<std::byte> buffer_;
     std::filesystem::path destination_;
     std::filesystem::path temp_path_;

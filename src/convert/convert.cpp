@@ -1,10 +1,7 @@
 // The conversion driver: plan, write, verify, commit — for one file or a transformers folder.
-#include <algorithm>
 #include "stkit/convert/convert.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <map>
@@ -23,32 +20,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A file descriptor closed when it goes out of scope.
-class unique_fd {
-public:
-    unique_fd() = default;
-    explicit unique_fd(int fd) noexcept : fd_(fd) {}
-    unique_fd(unique_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    unique_fd& operator=(unique_fd&& other) noexcept {
-        std::swap(fd_, other.fd_);
-        return *this;
-    }
-    ~unique_fd() {
-        if (fd_ >= 0) ::close(fd_);
-    }
-    [[nodiscard]] int get() const noexcept { return fd_; }
-
-private:
-    int fd_ = -1;
-};
-
-// One input file planned, with its map (and a descriptor, for copy_file_range) kept open for the
-// write and verify phases.
+// One input file planned, with its map kept open for the write phase.
 struct planned_file {
     fs::path source;
     fs::path destination;
     mapped_file input;
-    unique_fd fd;
     checkpoint plan;
 };
 
@@ -60,9 +36,9 @@ result<planned_file> plan_file(const fs::path& source, const fs::path& destinati
     auto input = mapped_file::open(source);
     if (!input.ok()) return std::move(input).error().in_file(source.string());
     planned.input = std::move(*input);
-    planned.fd = unique_fd(::open(source.c_str(), O_RDONLY | O_CLOEXEC));  // -1: bytes go through the map
     load_options load = options.load;
     load.release_consumed_pages = true;  // planned.input is our own read-only map
+    load.defer_stored_crc = true;        // write_checkpoint checks them while copying
     auto plan = load_checkpoint(planned.input.bytes(), load);
     if (!plan.ok()) return std::move(plan).error().in_file(source.string());
     planned.plan = std::move(*plan);
@@ -114,13 +90,12 @@ private:
 
 // Writes and verifies one planned file into its writer's temporary file. The source digests are
 // computed while the tensors are written, the output's while the file is fsynced: two reads of
-// the page cache beside a write that, for most bytes, is the kernel's own copy.
+// the page cache on the other core, beside a write and a sync.
 result<detail::written_output> write_one(planned_file& file, safetensors_writer& writer,
                                          const convert_options& options, detail::progress_counter& progress) {
-    detail::input_file input{file.input.bytes(), file.fd.get()};
     file.input.advise_sequential();
     if (!options.verify) {
-        STKIT_TRY(auto written, detail::write_checkpoint(file.plan, writer, input, options.chunk_bytes, progress));
+        STKIT_TRY(auto written, detail::write_checkpoint(file.plan, writer, file.input.bytes(), options.chunk_bytes, progress));
         STKIT_TRY_VOID(writer.finish());
         return written;
     }
@@ -129,8 +104,10 @@ result<detail::written_output> write_one(planned_file& file, safetensors_writer&
     result<detail::written_output> written = detail::written_output{};
     result<void> synced;
     {
-        beside source_pass([&] { source = detail::source_digests(file.plan, input, options.chunk_bytes); });
-        written = detail::write_checkpoint(file.plan, writer, input, options.chunk_bytes, progress);
+        beside source_pass([&] {
+            source = detail::source_digests(file.plan, file.source, file.input.bytes(), options.chunk_bytes);
+        });
+        written = detail::write_checkpoint(file.plan, writer, file.input.bytes(), options.chunk_bytes, progress);
         if (written.ok()) {
             beside output_pass([&] {
                 output = detail::output_digests(file.plan, writer.temp_path(), options.chunk_bytes, progress);

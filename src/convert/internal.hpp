@@ -42,11 +42,18 @@ using storage_resolver =
 // cv_no_tensors.
 [[nodiscard]] result<void> finish_plan(checkpoint& out);
 
-// The member's bytes: zero-copy for stored members (CRC-checked; with `releasable`, pages then
-// released), inflated for deflated ones. Errors: those of zip_archive::read / verify_crc /
-// stored_bytes.
+// The member's bytes: zero-copy for stored members (CRC-checked now, or left to the caller with
+// options.defer_stored_crc; pages released as they are summed with release_consumed_pages),
+// inflated for deflated ones. Errors: those of zip_archive::read / stored_bytes, zip_crc_mismatch.
 [[nodiscard]] result<void> load_member(const zip_archive& zip, const zip_member& member,
-                                       bool releasable, source_storage& storage);
+                                       const load_options& options, source_storage& storage);
+
+// The CRC-32 of a stored record's bytes (in chunks whose pages are released, when releasable).
+[[nodiscard]] uint32_t record_crc(const source_storage& storage) noexcept;
+// Compares a stored record's CRC, `computed` already or computed now, with `expected`.
+// Errors: zip_crc_mismatch naming the member and its data offset.
+[[nodiscard]] result<void> check_record_crc(const source_storage& storage, uint32_t expected,
+                                            std::optional<uint32_t> computed);
 
 // Tells the kernel we are done with these pages of a read-only file map, so a multi-GB conversion
 // does not keep the whole input resident. Only whole pages inside the span are released.

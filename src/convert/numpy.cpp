@@ -76,7 +76,7 @@ result<checkpoint> load_npz_archive(const zip_archive& zip, const load_options& 
                               member.local_header_offset, name);
         name.resize(name.size() - 4);
         source_storage storage;
-        STKIT_TRY_VOID(load_member(zip, member, options.release_consumed_pages, storage));
+        STKIT_TRY_VOID(load_member(zip, member, options, storage));
         uint64_t base = storage.file_offset;
         STKIT_TRY_VOID(add_array(std::move(storage), std::move(name), base, out));
     }

@@ -1,10 +1,10 @@
 // The write and verify phases of a conversion (see stkit/convert/convert.hpp).
 //
 // Bytes that need no change (a contiguous, little-endian tensor borrowed from the input file) are
-// copied by the kernel with copy_file_range, page cache to page cache; the others are produced by
-// stream_tensor and written. Verification is independent of the write: the source digest of every
-// tensor comes from the input again (read from the file, or produced again), the output digest
-// from reading the written file back, and the two passes run beside the write and its fsync.
+// written from the input's map in one pass that also computes the stored record's CRC-32; the
+// others are produced by stream_tensor and written. Verification is independent of the write: the
+// source digest of every tensor comes from the input again (read from the file, or produced again)
+// beside the write, the output digest from reading the written file back beside its fsync.
 #pragma once
 
 #include <atomic>
@@ -22,14 +22,7 @@ namespace stkit::convert::detail {
 struct written_output {
     uint64_t tensor_bytes = 0;
     uint64_t file_bytes = 0;
-    uint64_t copied_bytes = 0;  // by copy_file_range
-};
-
-// The input file a plan borrows from: its map (for the bytes) and an open descriptor (for the
-// kernel to copy from); fd -1 when the plan owns its bytes.
-struct input_file {
-    std::span<const std::byte> map;
-    int fd = -1;
+    uint64_t mapped_bytes = 0;  // written straight from the input's map
 };
 
 // Bytes done of a conversion's total (written, then read back), reported to the caller's
@@ -44,22 +37,25 @@ struct progress_counter {
     }
 };
 
-// Where a tensor's bytes sit in the input file when they can be copied as they are; nullopt when
-// they must be produced (strided, byte-swapped, inflated).
-[[nodiscard]] std::optional<uint64_t> copyable_offset(const checkpoint& plan, const source_tensor& tensor,
-                                                      const input_file& input) noexcept;
+// A tensor's bytes in the input map when they can be written as they are; nullopt when they must
+// be produced (strided, byte-swapped, inflated).
+[[nodiscard]] std::optional<std::span<const std::byte>> mapped_tensor_bytes(
+    const checkpoint& plan, const source_tensor& tensor, std::span<const std::byte> input_map) noexcept;
 
 // Declares every planned tensor and the metadata ({"format": "pt"} and one "alias": "kept" per
-// dropped alias), then writes the tensors in the writer's file order and flushes (no fsync).
-// Errors: those of safetensors_writer.
+// dropped alias), writes the tensors in the writer's file order, checks the CRC-32 of every stored
+// record the plan left unchecked (load_options::defer_stored_crc) and flushes (no fsync).
+// Errors: those of safetensors_writer, zip_crc_mismatch.
 [[nodiscard]] result<written_output> write_checkpoint(const checkpoint& plan, safetensors_writer& writer,
-                                                      const input_file& input, std::size_t chunk_bytes,
+                                                      std::span<const std::byte> input_map, std::size_t chunk_bytes,
                                                       progress_counter& progress);
 
-// One digest per planned tensor (in plan order) of the bytes the output must hold: read from the
-// input file with pread where the bytes are copyable, produced by stream_tensor otherwise.
-// Errors: io_read_failed.
-[[nodiscard]] result<std::vector<xxh3_digest>> source_digests(const checkpoint& plan, const input_file& input,
+// One digest per planned tensor (in plan order) of the bytes the output must hold: read with pread
+// from `source` (the file `input_map` maps) where they are written from the map, produced by
+// stream_tensor otherwise. Errors: io_open_failed, cv_verify_failed (a short read; name set).
+[[nodiscard]] result<std::vector<xxh3_digest>> source_digests(const checkpoint& plan,
+                                                              const std::filesystem::path& source,
+                                                              std::span<const std::byte> input_map,
                                                               std::size_t chunk_bytes);
 
 // Re-opens the written file: it must validate, hold exactly the planned tensors with the planned

@@ -2,7 +2,6 @@
 // planned tensor's bytes in row-major little-endian order.
 #include <sys/mman.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <cstring>
@@ -134,27 +133,39 @@ void populate_pages(std::span<const std::byte> bytes) noexcept {
 #endif
 }
 
-result<void> load_member(const zip_archive& zip, const zip_member& member, bool releasable,
+uint32_t record_crc(const source_storage& storage) noexcept {
+    if (!storage.releasable) return zip_crc32(storage.record);
+    // In chunks whose pages are released once summed, so a multi-GB record never becomes
+    // resident as a whole.
+    uint32_t crc = 0;
+    for (auto rest = storage.record; !rest.empty();) {
+        auto chunk = rest.first(std::min<std::size_t>(rest.size(), std::size_t{8} << 20));
+        populate_pages(chunk);
+        crc = zip_crc32(chunk, crc);
+        release_pages(chunk);
+        rest = rest.subspan(chunk.size());
+    }
+    return crc;
+}
+
+result<void> check_record_crc(const source_storage& storage, uint32_t expected, std::optional<uint32_t> computed) {
+    if ((computed ? *computed : record_crc(storage)) == expected) return {};
+    return make_error(error_code::zip_crc_mismatch, "stored record", storage.file_offset, storage.member);
+}
+
+result<void> load_member(const zip_archive& zip, const zip_member& member, const load_options& options,
                          source_storage& storage) {
     if (member.method == 0) {
         STKIT_TRY(storage.bytes, zip.stored_bytes(member));
+        storage.record = storage.bytes;
         storage.file_offset = member.data_offset;
-        storage.releasable = releasable;
-        if (!releasable) return zip.verify_crc(member);
-        // The same check as verify_crc, in chunks whose pages are released once summed, so a
-        // multi-GB record never becomes resident as a whole.
-        uLong crc = crc32_z(0, Z_NULL, 0);
-        for (auto rest = storage.bytes; !rest.empty();) {
-            auto chunk = rest.first(std::min<std::size_t>(rest.size(), std::size_t{8} << 20));
-            populate_pages(chunk);
-            crc = crc32_z(crc, reinterpret_cast<const Bytef*>(chunk.data()), chunk.size());
-            release_pages(chunk);
-            rest = rest.subspan(chunk.size());
+        storage.releasable = options.release_consumed_pages;
+        storage.member = member.name;
+        if (options.defer_stored_crc) {
+            storage.unchecked_crc = member.crc32;
+            return {};
         }
-        if (crc != member.crc32)
-            return make_error(error_code::zip_crc_mismatch, "stored record", member.data_offset,
-                              member.name);
-        return {};
+        return check_record_crc(storage, member.crc32, std::nullopt);
     }
     STKIT_TRY(storage.owned, zip.read(member));
     storage.bytes = storage.owned;

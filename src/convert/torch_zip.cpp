@@ -148,7 +148,7 @@ result<checkpoint> load_torch_archive(const zip_archive& zip, const load_options
         source_storage loaded;
         loaded.key = storage.key;
         loaded.big_endian = big_endian;
-        STKIT_TRY_VOID(load_member(zip, *member, options.release_consumed_pages, loaded));
+        STKIT_TRY_VOID(load_member(zip, *member, options, loaded));
         out.storages.push_back(std::move(loaded));
         auto index = static_cast<uint32_t>(out.storages.size() - 1);
         by_key.emplace(storage.key, index);

@@ -22,6 +22,13 @@ error io_error(error_code code, int err, const std::filesystem::path& path) {
 
 constexpr std::size_t output_buffer_size = std::size_t{1} << 20;
 
+// Writeback is started every this many bytes. Without it the kernel starts writing only when the
+// dirty pages pass a threshold or at fsync, so a multi-GB output took as long to copy as to sync
+// (a 2 GiB conversion: 0.7 s of writes, then 0.75 s of fsync); with it the two overlap (0.8 s in
+// all) and the final fsync waits only for the last piece (RocksDB's bytes_per_sync works the same
+// way).
+constexpr uint64_t writeback_step = uint64_t{64} << 20;
+
 }  // namespace
 
 result<mapped_file> mapped_file::open(const std::filesystem::path& path, map_mode mode) {
@@ -151,6 +158,8 @@ output_file::output_file(output_file&& other) noexcept
       committed_(other.committed_),
       anonymous_(other.anonymous_),
       bytes_written_(other.bytes_written_),
+      bytes_in_file_(other.bytes_in_file_),
+      writeback_started_(other.writeback_started_),
       buffer_(std::move(other.buffer_)),
       destination_(std::move(other.destination_)),
       temp_path_(std::move(other.temp_path_)) {
@@ -167,6 +176,8 @@ output_file& output_file::operator=(output_file&& other) noexcept {
         committed_ = other.committed_;
         anonymous_ = other.anonymous_;
         bytes_written_ = other.bytes_written_;
+        bytes_in_file_ = other.bytes_in_file_;
+        writeback_started_ = other.writeback_started_;
         buffer_ = std::move(other.buffer_);
         destination_ = std::move(other.destination_);
         temp_path_ = std::move(other.temp_path_);
@@ -201,9 +212,21 @@ static result<void> write_all(int fd, const std::byte* data, std::size_t size,
     return {};
 }
 
+result<void> output_file::append_to_file(const std::byte* data, std::size_t size) {
+    STKIT_TRY_VOID(write_all(fd_, data, size, destination_));
+    bytes_in_file_ += size;
+    if (bytes_in_file_ - writeback_started_ >= writeback_step) {
+        // Advice only: an I/O error here is reported again by finish()'s fsync, which decides.
+        ::sync_file_range(fd_, static_cast<off64_t>(writeback_started_),
+                          static_cast<off64_t>(bytes_in_file_ - writeback_started_), SYNC_FILE_RANGE_WRITE);
+        writeback_started_ = bytes_in_file_;
+    }
+    return {};
+}
+
 result<void> output_file::flush_buffer() {
     if (buffer_.empty()) return {};
-    auto written = write_all(fd_, buffer_.data(), buffer_.size(), destination_);
+    auto written = append_to_file(buffer_.data(), buffer_.size());
     buffer_.clear();
     return written;
 }
@@ -218,42 +241,13 @@ result<void> output_file::write(std::span<const std::byte> bytes) {
     }
     STKIT_TRY_VOID(flush_buffer());
     if (bytes.size() >= output_buffer_size)  // large writes skip the copy
-        return write_all(fd_, bytes.data(), bytes.size(), destination_);
+        return append_to_file(bytes.data(), bytes.size());
     buffer_.insert(buffer_.end(), bytes.begin(), bytes.end());
     return {};
 }
 
 result<void> output_file::write(std::string_view text) {
     return write(std::as_bytes(std::span<const char>(text.data(), text.size())));
-}
-
-result<void> output_file::copy_range(int source_fd, uint64_t offset, uint64_t length,
-                                     std::span<const std::byte> same_bytes) {
-    if (fd_ < 0 || finished_)
-        return make_error(error_code::io_write_failed, "file is closed").in_file(destination_.string());
-    STKIT_TRY_VOID(flush_buffer());
-    auto in = static_cast<off64_t>(offset);
-    uint64_t done = 0;
-    while (done < length) {
-        ssize_t copied = ::copy_file_range(source_fd, &in, fd_, nullptr,
-                                           static_cast<std::size_t>(std::min<uint64_t>(length - done, uint64_t{1} << 30)), 0);
-        if (copied > 0) {
-            done += static_cast<uint64_t>(copied);
-            continue;
-        }
-        if (copied == 0)
-            return make_error(error_code::io_read_failed, "source ended after " + std::to_string(offset + done) + " bytes")
-                .in_file(destination_.string());
-        if (errno == EINTR) continue;
-        if ((errno == EXDEV || errno == EINVAL || errno == ENOSYS || errno == EOPNOTSUPP) && done == 0 &&
-            same_bytes.size() == length) {
-            bytes_written_ += length;
-            return write_all(fd_, same_bytes.data(), same_bytes.size(), destination_);
-        }
-        return io_error(error_code::io_write_failed, errno, destination_);
-    }
-    bytes_written_ += length;
-    return {};
 }
 
 result<void> output_file::flush() {

@@ -220,20 +220,6 @@ result<void> safetensors_writer::write_tensor(std::string_view name, std::span<c
     return append(name, bytes);
 }
 
-result<void> safetensors_writer::copy_append(std::string_view name, int source_fd, uint64_t offset,
-                                             std::span<const std::byte> bytes) {
-    STKIT_TRY_VOID(advance_to(name));
-    const planned_tensor& tensor = tensors_[current_];
-    if (bytes.size() > tensor.byte_size() - current_done_)
-        return make_error(error_code::st_write_byte_count_mismatch,
-                          std::to_string(current_done_ + bytes.size()) + " bytes for a tensor of " +
-                              std::to_string(tensor.byte_size()),
-                          no_offset, tensor.name);
-    STKIT_TRY_VOID(out_.copy_range(source_fd, offset, bytes.size(), bytes));
-    current_done_ += bytes.size();
-    return {};
-}
-
 result<void> safetensors_writer::flush() { return out_.flush(); }
 
 result<void> safetensors_writer::write_tensor(std::string_view name, const tensor_producer& produce) {

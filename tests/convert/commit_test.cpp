@@ -64,7 +64,9 @@ TEST(commit_message, subject_body_and_trailer) {
         // Prose is wrapped for `git log`; list items (paths, digests) are left whole.
         std::size_t columns = 0;
         for (char c : line) columns += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-        if (line.find("- ") != 0 && line.find("  - ") != 0) EXPECT_LE(columns, 72u) << line;
+        if (line.find("- ") != 0 && line.find("  - ") != 0) {
+            EXPECT_LE(columns, 72u) << line;
+        }
     }
 }
 

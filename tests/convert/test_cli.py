@@ -80,6 +80,56 @@ text = os.path.join(work, "notes.txt")
 with open(text, "w") as f:
     f.write("hello\n")
 refused_malformed("not a checkpoint", text, "cv_unrecognized_input")
+
+
+# A stored record whose bytes no longer match its CRC-32 is refused, verified or not, wherever the
+# flipped byte lies: inside a tensor the size of its record (CRC computed while copying), in the
+# part of a storage no tensor views (CRC computed after), and in an .npz array.
+def flip_byte_in_member(path, member, at, out):
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    name_length, extra_length = struct.unpack_from("<HH", data, info.header_offset + 26)
+    start = info.header_offset + 30 + name_length + extra_length
+    data[start + at] ^= 0x01
+    with open(out, "wb") as f:
+        f.write(data)
+    return out
+
+
+def refused_crc(label, path, member, *extra):
+    for flags in ((), ("--no-verify",)):
+        output = path + ".safetensors"
+        code, out, err = stkit("convert", path, "-o", output, *flags, *extra)
+        check(code == 2 and "zip_crc_mismatch" in err and member in err and path in err,
+              f"{label} {flags}: exit {code}, error names the member: {err.strip()}")
+        check(not os.path.exists(output), f"{label} {flags}: no output")
+
+
+big_source = os.path.join(work, "big.pt")
+base = torch.arange(3 << 20, dtype=torch.float32)  # 12 MiB: several copy pieces
+torch.save({"big": base, "small": torch.ones(3)}, big_source)
+refused_crc("flipped byte in a whole-record tensor",
+            flip_byte_in_member(big_source, "big/data/0", (9 << 20) + 5, os.path.join(work, "flip_big.pt")),
+            "big/data/0")
+view_source = os.path.join(work, "view.pt")
+torch.save({"tail": base[16:]}, view_source)
+refused_crc("flipped byte outside every view",
+            flip_byte_in_member(view_source, "view/data/0", 3, os.path.join(work, "flip_view.pt")),
+            "view/data/0")
+npz_source = os.path.join(work, "arrays.npz")
+import numpy
+numpy.savez(npz_source, w=numpy.arange(4096, dtype=numpy.float64))
+refused_crc("flipped byte in an npz array",
+            flip_byte_in_member(npz_source, "w.npy", 1000, os.path.join(work, "flip.npz")), "w.npy")
+# The untouched files convert: the check is not refusing every stored record.
+for label, path in (("big", big_source), ("view", view_source)):
+    code, out, err = stkit("convert", path, "-o", path + ".ok.safetensors")
+    check(code == 0, f"{label} unflipped: exit {code} {err}")
+    compare_with_torch(label, path, path + ".ok.safetensors")
+code, out, err = stkit("convert", npz_source, "-o", npz_source + ".ok.safetensors")
+check(code == 0, f"npz unflipped: exit {code} {err}")
 # A view reaching outside its storage: the pickle says offset 10 into a 12-element storage.
 def widen(pickled):
     return pickled.replace(b"K\x00K\x03K\x04\x86", b"K\nK\x03K\x04\x86", 1)

@@ -49,6 +49,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -74,6 +75,9 @@ struct source_storage {
     uint64_t file_offset = no_offset;  // where `bytes` start in the input (stored data), for messages
     bool big_endian = false;           // elements must be byte-swapped when written
     bool releasable = false;           // borrowed from a file map whose pages may be dropped
+    std::string member;                // zip member of a stored record, for messages
+    std::span<const std::byte> record; // the whole stored record (`bytes` may follow an .npy header)
+    std::optional<uint32_t> unchecked_crc;  // load_options::defer_stored_crc: the record's CRC-32
 
     source_storage() = default;
     source_storage(source_storage&&) noexcept = default;
@@ -128,6 +132,11 @@ struct load_options {
     // madvise(MADV_DONTNEED), so converting a file larger than memory keeps a small resident set.
     // Never set it for a buffer of your own: anonymous memory would read back as zeros.
     bool release_consumed_pages = false;
+    // Stored zip records are not CRC-checked while loading: each keeps its recorded CRC in
+    // source_storage::unchecked_crc for the caller to check as it reads the bytes anyway (convert
+    // computes it while copying, and links no output before it matches). Set it only when the
+    // caller checks before trusting the bytes.
+    bool defer_stored_crc = false;
 };
 
 // Recognises the input by content and loads it. Errors: cv_unrecognized_input; those of the

@@ -109,12 +109,6 @@ public:
     // when it returns. Errors: those of append(), the producer's own, st_write_byte_count_mismatch.
     [[nodiscard]] result<void> write_tensor(std::string_view name, const tensor_producer& produce);
 
-    // Appends a chunk of tensor `name`'s bytes, as append() does, by copying `bytes.size()` bytes of
-    // the file open as `source_fd` from `offset` (output_file::copy_range: the kernel copies, page
-    // cache to page cache); `bytes` are the same bytes, mapped, for file systems that cannot copy.
-    // Errors: those of append(), io_read_failed.
-    [[nodiscard]] result<void> copy_append(std::string_view name, int source_fd, uint64_t offset,
-                                           std::span<const std::byte> bytes);
     // Everything written so far reaches the temporary file, without fsync: temp_path() can be read
     // back while finish() syncs. Errors: io_write_failed.
     [[nodiscard]] result<void> flush();
