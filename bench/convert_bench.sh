@@ -42,16 +42,30 @@ cat "$model" >/dev/null  # warm the page cache so every contender reads from mem
 
 # Writes land in the page cache and reach the disk later, so one sample of each depends on what the
 # previous one left to flush. Each round runs the three writers in turn, each after a `sync` (nothing
-# of the previous one still to write); the medians of ROUNDS rounds are compared.
+# of the previous one still to write); the medians of ROUNDS rounds are compared. Two effects of
+# this VM's memory are levelled before every timed sample, untimed:
+# - the kernel runs a DAMON "pageout" scheme that evicts pages untouched for 6 s, so the checkpoint
+#   is read again into the page cache;
+# - free page reporting hands freed memory back to the host, and whichever writer first reuses the
+#   memory of a deleted 2 GiB copy pays for the host to fault it in again: `dd` of 2 GiB of zeros
+#   took 6.25 s right after `cp`'s output was deleted, and 0.61 s right after another `dd`'s. So
+#   every sample follows the same 2 GiB scratch write and delete, never another contender's.
+ready() {
+    sync
+    dd if=/dev/zero of="$work/scratch.bin" bs=8M count=256 status=none
+    rm -f "$work/scratch.bin"
+    sync
+    cat "$model" >/dev/null
+}
 rounds=${ROUNDS:-3}
 cp_runs=() convert_runs=() noverify_runs=()
 for round in $(seq "$rounds"); do
-    rm -f "$work/copy.bin"; sync
+    rm -f "$work/copy.bin"; ready
     start=$(now); cp "$model" "$work/copy.bin"; sync "$work/copy.bin"; end=$(now)
     cp_runs+=("$(elapsed "$start" "$end")")
     rm -f "$work/copy.bin"
 
-    rm -f "$work/model.safetensors"; sync
+    rm -f "$work/model.safetensors"; ready
     start=$(now)
     /usr/bin/time -v -o "$work/time.txt" "$stkit" convert "$model" -o "$work/model.safetensors" >/dev/null
     end=$(now)
@@ -59,7 +73,7 @@ for round in $(seq "$rounds"); do
     rss=$(awk -F: '/Maximum resident set size/ {gsub(/ /, "", $2); print $2}' "$work/time.txt")
     (( round == 1 || rss > rss_kb )) && rss_kb=$rss
 
-    rm -f "$work/model.safetensors"; sync
+    rm -f "$work/model.safetensors"; ready
     start=$(now)
     "$stkit" convert "$model" -o "$work/model.safetensors" --no-verify >/dev/null
     end=$(now)
@@ -72,13 +86,14 @@ cp_s=$(median_of "${cp_runs[@]}")
 convert_s=$(median_of "${convert_runs[@]}")
 noverify_s=$(median_of "${noverify_runs[@]}")
 
+ready
 start=$(now)
 "$python" -c 'import sys, torch; torch.load(sys.argv[1], map_location="cpu")' "$model"
 end=$(now)
 load_s=$(elapsed "$start" "$end")
 
 # The Hub's conversion, in Python: torch.load(weights_only=True), write, reload, torch.equal.
-rm -f "$work/peer.safetensors"
+rm -f "$work/peer.safetensors"; ready
 start=$(now)
 /usr/bin/time -v -o "$work/peer_time.txt" "$python" "$root/bench/convert_peer.py" "$model" "$work/peer.safetensors" >/dev/null
 end=$(now)
