@@ -62,6 +62,15 @@ private:
     std::filesystem::path path_;
 };
 
+// Page hints for a read-only file map the caller owns (mapped_file), when streaming through it.
+// Drops the pages wholly inside `bytes` from this process (madvise MADV_DONTNEED): reading them again
+// maps them again from the page cache. Never call it on memory of your own: anonymous memory would
+// read back as zeros.
+void release_pages(std::span<const std::byte> bytes) noexcept;
+// Maps the pages of `bytes` in one call (MADV_POPULATE_READ, Linux 5.14+; a no-op elsewhere)
+// instead of a page fault per few pages, which dominates the cost of streaming a map.
+void populate_pages(std::span<const std::byte> bytes) noexcept;
+
 // Reads a whole (small) file into memory: index JSON, config files. Errors: io_open_failed,
 // io_read_failed, allocation_limit when the file is larger than `max_bytes`.
 [[nodiscard]] result<std::string> read_small_file(const std::filesystem::path& path,

@@ -254,7 +254,8 @@ void audit_set_verdict(audit_file& file, file_format format, std::string verdict
     file.verdict = std::move(verdict);
 }
 
-std::optional<audit_file> audit_classify(std::span<const std::byte> bytes, std::string_view path) {
+std::optional<audit_file> audit_classify(std::span<const std::byte> bytes, std::string_view path,
+                                         std::span<const std::byte> releasable) {
     if (bytes.size() <= lfs_pointer_max_bytes) {
         std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
         if (auto pointer = parse_lfs_pointer(text)) {
@@ -270,7 +271,7 @@ std::optional<audit_file> audit_classify(std::span<const std::byte> bytes, std::
             return file;
         }
     }
-    detection found = detect_format(bytes);
+    detection found = detect_format(bytes, releasable);
     if (!audit_is_model_format(found.format)) return std::nullopt;
     audit_file file;
     file.path = std::string(path);

@@ -32,9 +32,10 @@ void audit_set_verdict(audit_file& file, file_format format, std::string verdict
 
 // Classifies file content as the audit sees it: an LFS pointer (by name), a model format (by
 // content) or nothing. `path` is the repository-relative path. verdict/sha256 are left for the
-// caller, except for LFS pointers where they are complete.
+// caller, except for LFS pointers where they are complete. `releasable`: as for detect_format.
 [[nodiscard]] std::optional<audit_file> audit_classify(std::span<const std::byte> bytes,
-                                                       std::string_view path);
+                                                       std::string_view path,
+                                                       std::span<const std::byte> releasable = {});
 
 // "YYYY-MM-DDTHH:MM:SSZ" and "YYYY-MM-DD" for seconds since the epoch (UTC).
 [[nodiscard]] std::string audit_iso_time(int64_t seconds);

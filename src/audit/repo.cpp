@@ -43,8 +43,8 @@ bool is_file(const fs::directory_entry& entry) {
 
 // Files up to this size are read into memory with one read (cheaper than a map plus a second read
 // for the digest: most files of a model repository are small); larger ones are mapped for the scan
-// and digested with bounded reads. Only the pages the scan reads become resident, and it reads a
-// valid safetensors file's data only as far as an unpickler would (docs/audit.md, "Memory per task").
+// and digested with bounded reads. The detection and the scan may drop pages of the map they have
+// read through, so a multi-GB file never becomes resident whole (docs/audit.md, "Memory per task").
 constexpr std::size_t read_whole_limit = std::size_t{1} << 20;
 
 struct file_content {
@@ -77,7 +77,8 @@ std::optional<file_content> load(const fs::path& path) {
 std::optional<audit_file> classify_path(const fs::path& path, std::string_view relative) {
     auto content = load(path);
     if (!content) return std::nullopt;
-    return detail::audit_classify(content->bytes(), relative);
+    return detail::audit_classify(content->bytes(), relative,
+                                  content->buffered ? std::span<const std::byte>{} : content->bytes());
 }
 
 bool holds_model_file(const std::vector<fs::directory_entry>& entries) {
@@ -118,14 +119,16 @@ audit_file audit_one_file(const fs::path& path, std::string relative, bool& is_m
     audit_file file;
     auto content = load(path);
     if (!content) return file;
-    auto classified = detail::audit_classify(content->bytes(), relative);
+    // A map of our own: its pages may be dropped once read through.
+    std::span<const std::byte> releasable = content->buffered ? std::span<const std::byte>{} : content->bytes();
+    auto classified = detail::audit_classify(content->bytes(), relative, releasable);
     if (!classified) return file;
     is_model = true;
     file = std::move(*classified);
     struct stat info {};
     if (::stat(path.c_str(), &info) == 0) mtime = static_cast<int64_t>(info.st_mtime);
     if (file.lfs_pointer) return file;
-    file_report report = scan_bytes(content->bytes(), relative);
+    file_report report = scan_bytes(content->bytes(), relative, {}, releasable);
     detail::audit_set_verdict(file, report.format.format, std::string(verdict_name(report.overall)));
     if (content->buffered) {
         if (auto digest = sha256_of(content->bytes()); digest.ok()) file.sha256 = to_hex(*digest);

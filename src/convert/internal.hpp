@@ -55,12 +55,6 @@ using storage_resolver =
 [[nodiscard]] result<void> check_record_crc(const source_storage& storage, uint32_t expected,
                                             std::optional<uint32_t> computed);
 
-// Tells the kernel we are done with these pages of a read-only file map, so a multi-GB conversion
-// does not keep the whole input resident. Only whole pages inside the span are released.
-void release_pages(std::span<const std::byte> bytes) noexcept;
-// Maps the pages of a file map range in one call (MADV_POPULATE_READ, Linux 5.14+; a no-op
-// elsewhere) instead of one page fault per 4 KiB, which dominates the cost of streaming a map.
-void populate_pages(std::span<const std::byte> bytes) noexcept;
 
 // Opens a zip with the decompression cap of `options`. Errors: those of zip_archive::open.
 [[nodiscard]] result<zip_archive> open_zip(std::span<const std::byte> file,

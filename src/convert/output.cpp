@@ -11,6 +11,7 @@
 #include <map>
 
 #include "convert/internal.hpp"
+#include "stkit/file.hpp"
 #include "stkit/format/safetensors.hpp"
 
 namespace stkit::convert::detail {

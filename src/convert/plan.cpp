@@ -1,7 +1,5 @@
 // The plan checks shared by every input kind (view bounds, names, aliases) and the streaming of a
 // planned tensor's bytes in row-major little-endian order.
-#include <sys/mman.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -9,6 +7,7 @@
 #include <tuple>
 
 #include "convert/internal.hpp"
+#include "stkit/file.hpp"
 #include "stkit/detail/checked.hpp"
 
 namespace stkit::convert {
@@ -112,27 +111,6 @@ result<void> finish_plan(checkpoint& out) {
     return {};
 }
 
-void release_pages(std::span<const std::byte> bytes) noexcept {
-    static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-    auto begin = reinterpret_cast<uintptr_t>(bytes.data());
-    uintptr_t end = begin + bytes.size();
-    uintptr_t first = (begin + page - 1) / page * page;
-    uintptr_t last = end / page * page;
-    if (bytes.empty() || last <= first) return;
-    ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
-}
-
-void populate_pages(std::span<const std::byte> bytes) noexcept {
-#ifdef MADV_POPULATE_READ
-    static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-    auto begin = reinterpret_cast<uintptr_t>(bytes.data()) / page * page;
-    uintptr_t end = reinterpret_cast<uintptr_t>(bytes.data()) + bytes.size();
-    if (!bytes.empty()) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_READ);
-#else
-    (void)bytes;
-#endif
-}
-
 uint32_t record_crc(const source_storage& storage) noexcept {
     if (!storage.releasable) return zip_crc32(storage.record);
     // In chunks whose pages are released once summed, so a multi-GB record never becomes
@@ -220,9 +198,9 @@ result<void> stream_tensor(const checkpoint& source, const source_tensor& tensor
     auto emit = [&](std::span<const std::byte> bytes) -> result<void> {
         if (unit <= 1 && filled == 0 && bytes.size() >= chunk_bytes) {
             while (bytes.size() >= chunk_bytes) {
-                if (storage.releasable) detail::populate_pages(bytes.first(chunk_bytes));
+                if (storage.releasable) populate_pages(bytes.first(chunk_bytes));
                 STKIT_TRY_VOID(sink(bytes.first(chunk_bytes)));
-                if (storage.releasable) detail::release_pages(bytes.first(chunk_bytes));
+                if (storage.releasable) release_pages(bytes.first(chunk_bytes));
                 bytes = bytes.subspan(chunk_bytes);
             }
         }
@@ -242,7 +220,7 @@ result<void> stream_tensor(const checkpoint& source, const source_tensor& tensor
         STKIT_TRY_VOID(flush());
         if (storage.releasable) {
             uint64_t begin = tensor.offset * element;  // bounds checked by the plan
-            detail::release_pages(storage.bytes.subspan(
+            release_pages(storage.bytes.subspan(
                 begin, tensor.contiguous ? tensor.byte_size : storage.bytes.size() - begin));
         }
         return {};

@@ -121,6 +121,27 @@ result<std::string> read_small_file(const std::filesystem::path& path, std::size
     return text;
 }
 
+void release_pages(std::span<const std::byte> bytes) noexcept {
+    static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    auto begin = reinterpret_cast<uintptr_t>(bytes.data());
+    uintptr_t end = begin + bytes.size();
+    uintptr_t first = (begin + page - 1) / page * page;
+    uintptr_t last = end / page * page;
+    if (bytes.empty() || last <= first) return;
+    ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+}
+
+void populate_pages(std::span<const std::byte> bytes) noexcept {
+#ifdef MADV_POPULATE_READ
+    static const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    auto begin = reinterpret_cast<uintptr_t>(bytes.data()) / page * page;
+    uintptr_t end = reinterpret_cast<uintptr_t>(bytes.data()) + bytes.size();
+    if (!bytes.empty()) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_READ);
+#else
+    (void)bytes;
+#endif
+}
+
 result<output_file> output_file::create(const std::filesystem::path& destination,
                                         bool overwrite) {
     std::error_code ignored;

@@ -16,6 +16,7 @@
 
 #include "pickle/opcodes.hpp"
 #include "pickle/text.hpp"
+#include "stkit/file.hpp"
 #include "stkit/pickle/allowlist.hpp"
 
 namespace stkit::pickle {
@@ -116,6 +117,8 @@ private:
     // A text operand without its newline. `at_eof` is set when the pure-Python unpickler's
     // readline() would return the rest of the data without a newline (only outside frames).
     bool line(std::string_view& text, bool& at_eof);
+    // The first '\n' in data_[from, to), or nullptr.
+    const char* find_newline(std::size_t from, std::size_t to) const;
     bool frame();
     bool fail(error_code code) {
         if (failure_ == error_code::ok) failure_ = code;
@@ -244,10 +247,25 @@ const char* interpreter::take_slow(std::size_t count) {
     return at;
 }
 
+const char* interpreter::find_newline(std::size_t from, std::size_t to) const {
+    // In windows whose pages are released once searched, where the caller allows it.
+    constexpr std::size_t window = std::size_t{8} << 20;
+    const auto* releasable_begin = reinterpret_cast<const char*>(options_.releasable.data());
+    const char* releasable_end = releasable_begin + options_.releasable.size();
+    for (std::size_t at = from; at < to;) {
+        std::size_t length = std::min(window, to - at);
+        if (const void* newline = std::memchr(data_ + at, '\n', length)) return static_cast<const char*>(newline);
+        if (to - from > window && data_ + at >= releasable_begin && data_ + at + length <= releasable_end)
+            release_pages(std::as_bytes(std::span(data_ + at, length)));
+        at += length;
+    }
+    return nullptr;
+}
+
 bool interpreter::line(std::string_view& text, bool& at_eof) {
     at_eof = false;
     if (reading_ != reach_reading::frame_buffered) {
-        const void* newline = std::memchr(data_ + pos_, '\n', size_ - pos_);
+        const char* newline = find_newline(pos_, size_);
         if (!newline) {
             // pickle.py's readline() returns the rest; its callers drop the last byte as if it
             // were the newline. Inside a frame it refuses instead.
@@ -258,24 +276,23 @@ bool interpreter::line(std::string_view& text, bool& at_eof) {
             at_eof = true;
             return true;
         }
-        auto end = static_cast<std::size_t>(static_cast<const char*>(newline) - data_);
+        auto end = static_cast<std::size_t>(newline - data_);
         if (in_frame_ && pos_ < frame_end_ && end >= frame_end_)
             diverge(reach_divergence_kind::operand_crosses_frame, pos_);
         text = std::string_view(data_ + pos_, end - pos_);
         pos_ = end + 1;
         return true;
     }
-    const void* newline = std::memchr(data_ + pos_, '\n', buffer_end_ - pos_);
-    if (newline) {
-        auto end = static_cast<std::size_t>(static_cast<const char*>(newline) - data_);
+    if (const char* newline = find_newline(pos_, buffer_end_)) {
+        auto end = static_cast<std::size_t>(newline - data_);
         text = std::string_view(data_ + pos_, end - pos_);
         pos_ = end + 1;
         return true;
     }
     // The C unpickler's readline() from the file, after the buffer.
-    newline = std::memchr(data_ + file_pos_, '\n', size_ - file_pos_);
-    if (!newline) return fail(error_code::pk_truncated);
-    auto end = static_cast<std::size_t>(static_cast<const char*>(newline) - data_);
+    const char* file_newline = find_newline(file_pos_, size_);
+    if (!file_newline) return fail(error_code::pk_truncated);
+    auto end = static_cast<std::size_t>(file_newline - data_);
     text = std::string_view(data_ + file_pos_, end - file_pos_);
     pos_ = buffer_end_ = file_pos_ = end + 1;
     return true;

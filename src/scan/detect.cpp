@@ -92,7 +92,7 @@ std::optional<detection> detect_tar(std::span<const std::byte> bytes) {
 // have no magic, so the first load is run (briefly): it is a pickle when it reaches STOP or an
 // import. This only names the format: the verdict comes from the full analysis, run on every
 // buffer whatever its name.
-std::optional<detection> detect_pickle(std::span<const std::byte> bytes) {
+std::optional<detection> detect_pickle(std::span<const std::byte> bytes, std::span<const std::byte> releasable) {
     if (bytes.size() < 2) return std::nullopt;
     bool proto = static_cast<uint8_t>(bytes[0]) == 0x80 && static_cast<uint8_t>(bytes[1]) <= 5;
     int protocol = proto ? static_cast<uint8_t>(bytes[1]) : 0;
@@ -101,6 +101,7 @@ std::optional<detection> detect_pickle(std::span<const std::byte> bytes) {
         options.read_on = false;
         options.collect_staged = false;
         options.limits.max_opcodes = sniff_opcodes;
+        options.releasable = releasable;
         pickle::reach_result run = pickle::reach_analyse(bytes, options);
         bool long_enough = run.limit && run.limit->code == error_code::pk_opcode_limit;
         if (!run.looks_like_pickle(bytes.size()) && !long_enough) return std::nullopt;
@@ -141,7 +142,8 @@ detection detect_zip_layout(const zip_archive& zip) {
 }
 
 detection detect_with(std::span<const std::byte> bytes, uint64_t max_inflate,
-                      std::vector<std::byte>* inner, std::optional<error>* inflate_error) {
+                      std::vector<std::byte>* inner, std::optional<error>* inflate_error,
+                      std::span<const std::byte> releasable) {
     if (bytes.empty()) return {file_format::unknown, "empty file"};
     if (is_lfs_pointer(bytes)) return {file_format::git_lfs_pointer, "Git LFS pointer"};
     if (bytes.size() >= 9 && static_cast<char>(bytes[8]) == '{')
@@ -169,7 +171,7 @@ detection detect_with(std::span<const std::byte> bytes, uint64_t max_inflate,
     if (starts_with(bytes, "TFL3", 4)) return {file_format::tflite, "TFLite flatbuffer"};
     if (starts_with(bytes, "7z\xbc\xaf\x27\x1c")) return {file_format::sevenzip, "7z archive"};
     if (auto tar = detect_tar(bytes)) return *tar;
-    if (auto pickle = detect_pickle(bytes)) return *pickle;
+    if (auto pickle = detect_pickle(bytes, releasable)) return *pickle;
     if (compression codec = detect_compression(bytes.first(std::min<std::size_t>(bytes.size(), 64)));
         codec != compression::none) {
         partial_decompression inflated = decompress_prefix(bytes, codec, max_inflate);
@@ -181,7 +183,7 @@ detection detect_with(std::span<const std::byte> bytes, uint64_t max_inflate,
         if (decoded || codec == compression::gzip || codec == compression::xz) {
             std::span<const std::byte> view(inflated.bytes);
             detection found{codec == compression::gzip ? file_format::gzip : file_format::unknown, how};
-            if (auto pickle = detect_pickle(view)) {
+            if (auto pickle = detect_pickle(view, {})) {
                 found = pickle->format == file_format::joblib
                             ? detection{file_format::joblib, "joblib, " + how}
                             : detection{file_format::compressed_pickle, pickle->detail + ", " + how};
@@ -269,8 +271,8 @@ bool file_format_can_carry_code(file_format format) noexcept {
     }
 }
 
-detection detect_format(std::span<const std::byte> bytes) {
-    return detail::detect_with(bytes, uint64_t{1} << 30, nullptr);
+detection detect_format(std::span<const std::byte> bytes, std::span<const std::byte> releasable) {
+    return detail::detect_with(bytes, uint64_t{1} << 30, nullptr, nullptr, releasable);
 }
 
 result<detection> detect_path(const std::filesystem::path& path) {
@@ -282,7 +284,7 @@ result<detection> detect_path(const std::filesystem::path& path) {
                           path.string());
     }
     STKIT_TRY(mapped_file file, mapped_file::open(path));
-    return detect_format(file.bytes());
+    return detect_format(file.bytes(), file.bytes());
 }
 
 }  // namespace stkit

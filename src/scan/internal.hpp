@@ -23,9 +23,11 @@ inline std::span<const std::byte> as_bytes_of(std::string_view text) noexcept {
 
 // Detection with the scanner's budget: when the format is a compressed wrapper, the decompressed
 // bytes are handed back in `inner` so the scan does not inflate twice, and a wrapper that could not
-// be inflated (over the budget, corrupt) is reported in `inflate_error`.
+// be inflated (over the budget, corrupt) is reported in `inflate_error`. `releasable`: as
+// pickle::reach_options::releasable.
 [[nodiscard]] detection detect_with(std::span<const std::byte> bytes, uint64_t max_inflate,
-                                    std::vector<std::byte>* inner, std::optional<error>* inflate_error = nullptr);
+                                    std::vector<std::byte>* inner, std::optional<error>* inflate_error = nullptr,
+                                    std::span<const std::byte> releasable = {});
 // The format of a zip by its member layout.
 [[nodiscard]] detection detect_zip_layout(const zip_archive& zip);
 
@@ -39,6 +41,7 @@ struct scan_state {
     file_report& report;
     uint64_t bytes_used = 0;
     bool torchscript = false;  // inside a TorchScript archive: __torch__ classes are its own code
+    std::span<const std::byte> file_map = {};  // the caller's own read-only map of the file, if any
 
     void add(finding f);
     // Charges `bytes` to the budget; false (with a scan_size_limit finding) when it is spent.

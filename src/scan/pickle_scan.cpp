@@ -303,6 +303,7 @@ bool scan_pickle_reach(scan_state& state, std::span<const std::byte> bytes, cons
     }
     pickle::reach_options options;
     options.limits.max_total_bytes = std::min(options.limits.max_total_bytes, state.options.max_total_bytes);
+    options.releasable = state.file_map;
     pickle::reach_result run = pickle::reach_analyse(bytes, options);
     pickle_judge(state, member, depth, legacy_layout)
         .judge(run, whole_model_imports(bytes, run, state.options.max_total_bytes));

@@ -157,7 +157,7 @@ detection scan_buffer(scan_state& state, std::span<const std::byte> bytes, const
     std::vector<std::byte> inner;
     uint64_t budget = state.options.max_total_bytes - std::min(state.bytes_used, state.options.max_total_bytes);
     std::optional<error> inflate_error;
-    detection found = known ? *known : detect_with(bytes, budget, &inner, &inflate_error);
+    detection found = known ? *known : detect_with(bytes, budget, &inner, &inflate_error, state.file_map);
     if (depth > 0 && found.format != file_format::unknown)
         state.add(at_member(verdict::safe, "member", std::string(file_format_name(found.format)) + ": " + found.detail,
                             member));
@@ -230,10 +230,12 @@ std::string_view verdict_name(verdict value) noexcept {
     return "error";
 }
 
-file_report scan_bytes(std::span<const std::byte> bytes, std::string name, const scan_options& options) {
+file_report scan_bytes(std::span<const std::byte> bytes, std::string name, const scan_options& options,
+                       std::span<const std::byte> releasable) {
     file_report report;
     report.path = std::move(name);
     detail::scan_state state{options, report};
+    state.file_map = releasable;
     report.format = detail::scan_buffer(state, bytes, "", 0);
     if (report.overall == verdict::error && !report.failure) {
         for (const finding& f : report.findings)
@@ -272,7 +274,7 @@ file_report scan_path(const std::filesystem::path& path, const scan_options& opt
         return report;
     }
     file->advise_random();
-    return scan_bytes(file->bytes(), path.string(), options);
+    return scan_bytes(file->bytes(), path.string(), options, file->bytes());
 }
 
 }  // namespace stkit

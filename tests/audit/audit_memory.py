@@ -5,16 +5,14 @@ memory raises every process's peak, are held to the same growth), and the file's
 JSON is hashlib's. The digest reads the file with read() in 1 MiB chunks and the scan maps it; what is
 measured is that neither keeps the file's pages resident.
 
-The file is sparse (its big tensor is a hole made by truncate) so the test stays fast and small on
-disk. A small tensor of pseudo-random bytes comes first, as real weights do: the scanner reads every
-file from its first byte as an unpickler would, and when the low byte of the header length is a
-pickle opcode that reads a text line ('P', 'p', 'I', ...), it reads on to the first newline byte,
-which real weights hold within a few hundred bytes but a region of zeros never does (docs/audit.md,
-"Memory per task")."""
+The file is sparse (its tensors are a hole made by truncate) so the test stays fast and small on
+disk, and its header length's low byte is 'P': the scanner reads every file from its first byte as
+an unpickler would, and PERSID reads a text line, so it searches the whole region of zeros for a
+newline byte. That search must drop the pages it has read through (docs/audit.md, "Memory per
+task"); until 2026-12-02 it kept them, and this file peaked at 536,692 KiB."""
 import hashlib
 import json
 import os
-import random
 import struct
 import subprocess
 import sys
@@ -27,7 +25,7 @@ BIG, SMALL, GROWTH_KIB = 512 << 20, 4096, 32 << 10
 
 
 def make_repo(tree, big):
-    """A repository with one safetensors file: SMALL random bytes, then a hole of `big` zeros."""
+    """A repository with one safetensors file of SMALL + `big` zeros, a hole."""
     repo = os.path.join(SCRATCH, tree, "org", "big")
     os.makedirs(repo)
     path = os.path.join(repo, "model.safetensors")
@@ -38,7 +36,7 @@ def make_repo(tree, big):
     assert len(header) <= 0x150
     header += b" " * (0x150 - len(header))
     with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(header)) + header + random.Random(7).randbytes(SMALL))
+        f.write(struct.pack("<Q", len(header)) + header)
         f.truncate(8 + len(header) + SMALL + big)
     return path
 

@@ -143,6 +143,11 @@ struct reach_options {
     bool python_leniency = true;  // include what only the pure-Python unpickler accepts
     bool frame_buffered = true;   // follow the buffered reading when frames are irregular
     bool collect_staged = true;   // record str/bytes values that may hold a pickle
+    // The part of `data` that is a read-only file map the caller owns (stkit::mapped_file). A text
+    // opcode reads to the next newline, which in a large file of other bytes can be gigabytes away
+    // (a safetensors file whose header length begins with 'P' reads as PERSID); pages inside this
+    // span are dropped once searched, so the search does not map the whole file.
+    std::span<const std::byte> releasable = {};
 };
 
 // Analyses `data` from its first byte. Never fails: malformed input ends a load, a limit ends the

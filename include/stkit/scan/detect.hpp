@@ -53,7 +53,10 @@ struct detection {
 };
 
 // Looks at the bytes of a whole file (a memory map is fine: only what is needed is touched).
-[[nodiscard]] detection detect_format(std::span<const std::byte> bytes);
+// `releasable`: the part of `bytes` that is a read-only file map the caller owns (mapped_file);
+// pages of it that are read through, such as the line a text opcode reads in a large file, are
+// dropped once read, so a file of many GB is never resident whole.
+[[nodiscard]] detection detect_format(std::span<const std::byte> bytes, std::span<const std::byte> releasable = {});
 // Maps the file and detects it; a folder holding saved_model.pb is reported as tf_savedmodel.
 // Errors: io_open_failed, io_map_failed.
 [[nodiscard]] result<detection> detect_path(const std::filesystem::path& path);

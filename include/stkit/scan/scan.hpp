@@ -57,9 +57,11 @@ struct file_report {
 };
 
 // Scans a file's bytes; `name` is used in locations. Never fails: problems become findings or an
-// `error` verdict.
+// `error` verdict. `releasable`: as for detect_format (the part of `bytes` that is the caller's own
+// read-only file map, whose pages may be dropped once read through).
 [[nodiscard]] file_report scan_bytes(std::span<const std::byte> bytes, std::string name,
-                                     const scan_options& options = {});
+                                     const scan_options& options = {},
+                                     std::span<const std::byte> releasable = {});
 // Maps and scans a file (or a SavedModel folder).
 [[nodiscard]] file_report scan_path(const std::filesystem::path& path,
                                     const scan_options& options = {});
