@@ -11,6 +11,7 @@
 // converter's rule), its imports are reported as such, at `suspicious`, even those the dangerous
 // list names for other uses (copyreg._reconstructor and builtins.object, which protocols 0 and 1
 // create objects with; a `__main__` class, which is the loading program's own).
+#include <algorithm>
 #include <set>
 #include <tuple>
 #include <utility>
@@ -102,16 +103,24 @@ using import_key = std::tuple<std::string, std::string, uint64_t>;  // module, n
 
 // The imports of every pickle of `run` (read sequentially, to its STOP) that the restricted machine
 // accepts as a whole model without a dangerous global.
-std::set<import_key> whole_model_imports(std::span<const std::byte> bytes, const pickle::reach_result& run,
-                                         uint64_t max_total_bytes) {
+std::set<import_key> whole_model_imports(const scan_state& state, std::span<const std::byte> bytes,
+                                         const pickle::reach_result& run) {
     std::set<import_key> accepted;
     for (const pickle::reach_pickle& p : run.pickles) {
         if (!p.stopped || p.reused || p.reading != pickle::reach_reading::sequential || p.start >= bytes.size())
             continue;
+        // Only imports outside the allowlist are judged as a whole model's: a pickle without one (a
+        // state_dict) needs no second run, which builds a node per value (70 MB and 120 ms for the
+        // data.pkl of 20,000 tensors, where the reach analysis alone takes 11 ms).
+        bool outside_allowlist = std::any_of(run.imports.begin(), run.imports.end(), [&](const pickle::reach_import& seen) {
+            return seen.pickle_index == p.index && seen.reading == pickle::reach_reading::sequential && !seen.reused &&
+                   !judged_harmless(state, seen);
+        });
+        if (!outside_allowlist) continue;
         pickle::machine_options options;
         options.whole_model = true;
         options.base_offset = p.start;
-        options.limits.max_total_bytes = std::min(options.limits.max_total_bytes, max_total_bytes);
+        options.limits.max_total_bytes = std::min(options.limits.max_total_bytes, state.options.max_total_bytes);
         auto model = pickle::run_pickle(bytes.subspan(static_cast<std::size_t>(p.start)), options);
         if (!model.ok() || first_dangerous_import(*model)) continue;
         bool objects = false;
@@ -306,7 +315,7 @@ bool scan_pickle_reach(scan_state& state, std::span<const std::byte> bytes, cons
     options.releasable = state.file_map;
     pickle::reach_result run = pickle::reach_analyse(bytes, options);
     pickle_judge(state, member, depth, legacy_layout)
-        .judge(run, whole_model_imports(bytes, run, state.options.max_total_bytes));
+        .judge(run, whole_model_imports(state, bytes, run));
     return run.looks_like_pickle(bytes.size());
 }
 

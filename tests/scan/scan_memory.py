@@ -7,14 +7,16 @@ the pages it has read through (pickle::reach_options::releasable), in the detect
 Each file is sparse (512 MiB of zeros, a hole made by truncate), so the test stays fast and small on
 disk. Peak RSS comes from wait4 for each child and is compared with the same scan of a small file,
 so sanitizer builds are held to the same growth. Until 2026-12-02 such a scan peaked at the file's
-size (1,058,372 KiB for 1 GiB). The last file checks that dropping pages changes no verdict: a
-global after a 100 MiB line is still found.
+size (1,058,372 KiB for 1 GiB). A further file checks that dropping pages changes no verdict: a
+global after a 100 MiB line is still found. The last is the data.pkl of a 20,000-tensor
+state_dict, whose scan must stay within 4x its size.
 
 Environment: STKIT_BIN, STKIT_SCRATCH."""
 import json
 import os
 import shutil
 import struct
+import subprocess
 import sys
 
 STKIT = os.environ["STKIT_BIN"]
@@ -90,6 +92,28 @@ hidden = p_then_zeros("p_line_then_global.bin", 100 << 20, b'\ncos\nsystem\n(S"e
 code, output, _ = scan(hidden)
 check(code != 0 and verdict_of(output) == "dangerous" and "os.system" in output,
       f"a global after a 100 MiB line: exit {code}, verdict {verdict_of(output)}")
+
+# The data.pkl of a 20,000-tensor state_dict (about 2.4 MB) is analysed in about 2.5x its size
+# (issue 10: under 4x). The whole-model analysis, a second run that builds a node per value, must
+# not run on a pickle whose imports are all allowlisted: it did from issue 14 until 2026-12-02, at
+# 70 MB for this pickle. torch runs in a child of its own: a child spawned by this process would
+# count this process's pages in its peak until it execs.
+pickle_path = os.path.join(SCRATCH, "data.pkl")
+subprocess.run([sys.executable, "-c", """
+import io, sys, zipfile, torch
+buffer = io.BytesIO()
+torch.save({f"model.layers.{i // 20}.mlp.w{i % 20}.weight": torch.zeros(2, 2) for i in range(20_000)}, buffer)
+with zipfile.ZipFile(buffer) as archive:
+    name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+    open(sys.argv[1], "wb").write(archive.read(name))
+""", pickle_path], check=True)
+pickle_bytes = os.stat(pickle_path).st_size
+code, output, peak_kib = scan(pickle_path)
+grown = (peak_kib - base_kib) * 1024
+print(f"data.pkl of a 20,000-tensor state_dict: {pickle_bytes} bytes, verdict {verdict_of(output)}, "
+      f"peak RSS {peak_kib} KiB ({grown / pickle_bytes:.2f}x the pickle above a small scan's)")
+check(code == 0 and verdict_of(output) == "safe", f"data.pkl: exit {code}, verdict {verdict_of(output)}")
+check(grown < 4 * pickle_bytes, f"data.pkl: peak RSS grows by {grown} bytes, 4x the pickle is {4 * pickle_bytes}")
 
 print(f"{len(failures)} failures")
 sys.exit(1 if failures else 0)
