@@ -93,8 +93,8 @@ result<written_output> write_checkpoint(const checkpoint& plan, safetensors_writ
             // CRC) while in cache, written from the map, released. A kernel copy (copy_file_range)
             // was tried here: it needs a second pass for the CRC, and was 45 % slower whenever the
             // tensor's offsets in the input and the output differ within a page, which is most
-            // tensors. (The source digest is not summed here: XXH3 in this loop made the write
-            // phase 2-3x slower on this VM; it runs on another core, see source_digests.)
+            // tensors. (The source digest is not summed here but by source_digests, which reads
+            // the input again on the other core while this loop writes.)
             // The record's CRC is computed here when the tensor is its tail (all of it, or all
             // after an .npy header): the CRC of the few bytes before, continued over the tensor.
             const std::byte* record_end = storage.record.data() + storage.record.size();
